@@ -21,6 +21,8 @@ export interface Span {
 export interface Comment {
   text: string; // including the leading '#'
   span: Span;
+  /** A blank line separates this comment from the text before it (layout kept by the formatter). */
+  blankLineBefore?: boolean;
 }
 
 interface NodeBase {
@@ -31,6 +33,8 @@ interface NodeBase {
 export interface Trivia {
   leading: Comment[];
   trailing?: Comment;
+  /** A blank line comes right before the statement itself (after its leading comments). */
+  blankLineBefore?: boolean;
 }
 
 export interface Identifier extends NodeBase {
