@@ -1,0 +1,61 @@
+// `vplc explain FILE [key=value...]`: the resolved pipeline (every value, where it was set or
+// that it is a default) and the figures that follow from it.
+import type { Command } from 'commander';
+import { checkFile } from '../../compiler/check/index.ts';
+import { flattenPlan, formatPlanValue, type Plan } from '../../compiler/plan.ts';
+import { hasErrors } from '../../diagnostics/diagnostic.ts';
+import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
+import type { CommandContext } from '../main.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { colorEnabled, write } from '../terminal.ts';
+import { splitArguments } from './arguments.ts';
+import { derivedFigures } from './figures.ts';
+
+export function registerExplain(program: Command, context: CommandContext): void {
+  program
+    .command('explain')
+    .description('print the resolved pipeline, with defaults filled in, and its derived figures')
+    .argument('<file>', 'pipeline file')
+    .argument('[overrides...]', 'key=value overrides (lora.rank=8)')
+    .option('--json', 'print the plan and figures as JSON')
+    .action((file: string, rest: string[], options: { json?: boolean }) => {
+      const { terminal } = context;
+      const { files, overrides } = splitArguments(rest);
+      if (files.length > 0) {
+        write(terminal.err, `vplc explain: takes one pipeline file; '${files[0]}' is not a key=value override`);
+        context.setExitCode(ExitCode.usage);
+        return;
+      }
+      const result = checkFile(file, { overrides });
+      if (result.diagnostics.length > 0) {
+        write(terminal.err, renderDiagnostics(result.diagnostics, { sources: result.sources, cwd: terminal.cwd, color: colorEnabled(terminal.err, terminal.env) }));
+      }
+      if (!result.plan || hasErrors(result.diagnostics)) {
+        context.setExitCode(ExitCode.diagnostics);
+        return;
+      }
+      const figures = derivedFigures(result.plan);
+      if (options.json) {
+        const { spans: _spans, ...plan } = result.plan;
+        write(terminal.out, JSON.stringify({ plan, figures }, null, 2));
+        return;
+      }
+      write(terminal.out, explainText(result.plan, figures, terminal.cwd));
+    });
+}
+
+function explainText(plan: Plan, figures: ReturnType<typeof derivedFigures>, cwd: string): string {
+  const lines: string[] = [];
+  const chain = plan.extends.length ? ` (extends ${plan.extends.map((f) => displayFile(f, cwd)).join(' -> ')})` : '';
+  lines.push(`pipeline ${plan.name}: ${displayFile(plan.file, cwd)}${chain}`, '');
+  const entries = flattenPlan(plan).filter((e) => e.path !== 'version' && !e.path.startsWith('derived.'));
+  const width = Math.max(...entries.map((e) => e.path.length));
+  for (const entry of entries) {
+    const origin = entry.span ? `${displayFile(entry.span.file, cwd)}:${entry.span.start.line}` : 'default';
+    lines.push(`  ${entry.path.padEnd(width)}  ${formatPlanValue(entry.value).padEnd(24)}  ${origin}`);
+  }
+  lines.push('', 'derived figures:');
+  const labelWidth = Math.max(...figures.map((f) => f.label.length));
+  for (const figure of figures) lines.push(`  ${figure.label.padEnd(labelWidth)}  ${figure.value}${figure.note ? `  (${figure.note})` : ''}`);
+  return lines.join('\n');
+}

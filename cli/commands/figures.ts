@@ -1,0 +1,53 @@
+// Figures that follow from a plan alone (graph figures such as parameters, FLOPs and peak
+// memory come from the compiled program). Shared by `explain` and the training banner.
+import type { Plan } from '../../compiler/plan.ts';
+
+export interface Figure {
+  label: string;
+  value: string;
+  note?: string;
+}
+
+/** Denoiser calls for one sampler step: two when classifier-free guidance needs an unconditional call. */
+function callsPerSamplerStep(plan: Plan): number {
+  const sampler = plan.sampler;
+  if (sampler.name === 'consistency') return 1; // the guidance scale is embedded, no CFG pass
+  if (sampler.name === 'edm_euler') return sampler.guidance_max > 1 || sampler.guidance_min > 1 ? 2 : 1;
+  return sampler.guidance > 1 ? 2 : 1;
+}
+
+export function derivedFigures(plan: Plan): Figure[] {
+  const { train, objective, sampler, derived } = plan;
+  const figures: Figure[] = [];
+  const effective = derived.effective_batch;
+  figures.push({ label: 'effective batch', value: `${effective} videos`, note: `batch ${train.batch} x accumulate ${train.accumulate}` });
+  figures.push({ label: 'optimizer steps', value: String(train.steps) });
+  figures.push({ label: 'latent shape', value: `[${derived.latent_shape.join(', ')}]`, note: 'channels, frames, height, width' });
+
+  const perStep = callsPerSamplerStep(plan);
+  let perVideo: number;
+  let withGradient: string;
+  switch (objective.name) {
+    case 'reward': {
+      perVideo = sampler.steps * perStep;
+      const backprop = objective.backprop;
+      const gradSteps = backprop.mode === 'last' ? backprop.k : backprop.mode === 'all' ? sampler.steps : (sampler.steps + 1) / 2;
+      withGradient = `${gradSteps * perStep}${backprop.mode === 'random' ? ' on average' : ''}`;
+      break;
+    }
+    case 'consistency':
+      // student prediction, teacher conditional + unconditional, target prediction
+      perVideo = 4;
+      withGradient = '1';
+      break;
+    case 'denoise':
+      perVideo = 1;
+      withGradient = '1';
+      break;
+  }
+  figures.push({ label: 'model evaluations per video', value: String(perVideo), note: `${withGradient} with gradient` });
+  figures.push({ label: 'model evaluations per optimizer step', value: String(perVideo * effective) });
+  figures.push({ label: 'model evaluations in total', value: String(perVideo * effective * train.steps) });
+  if (derived.decoded_frames > 0) figures.push({ label: 'frames decoded per video', value: String(derived.decoded_frames), note: 'through the VAE decoder and the reward' });
+  return figures;
+}
