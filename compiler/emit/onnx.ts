@@ -1,6 +1,7 @@
 // Emission: IR Graph -> ONNX ModelProto bytes (onnx-proto), opset 17.
 import onnxProto from 'onnx-proto';
 import { dtypes, type DType, type TypedArray } from '../ir/dtype.ts';
+import { numericData } from '../ir/numeric.ts';
 import type { AttributeValue, ConstantTensor, Graph, Value } from '../ir/graph.ts';
 import { type AttributeType, opSchemas } from '../ir/ops.ts';
 
@@ -78,8 +79,11 @@ export function emitGraph(graph: Graph) {
         continue;
       }
       const constName = `${node.name}/${name}`;
-      const data = BigInt64Array.from((value as readonly number[]).map((x) => BigInt(x)));
-      initializers.push(tensorProto(constName, 'int64', [data.length], data));
+      const spec = schema?.constantInputTypes?.[name];
+      const dtype = spec?.dtype === 'same' ? (node.inputs[0]?.dtype ?? 'float32') : (spec?.dtype ?? 'int64');
+      const numbers = typeof value === 'number' ? [value] : [...(value as readonly number[])];
+      const data = numericData(dtype, numbers);
+      initializers.push(tensorProto(constName, dtype, spec?.scalar ? [] : [numbers.length], data));
       inputs.push(constName);
     }
     while (inputs.length > 0 && inputs[inputs.length - 1] === '') inputs.pop();

@@ -132,7 +132,7 @@ describe('plan identity', () => {
   it('flatten to user paths with their spans', () => {
     const plan = planOf('pipelines/pickscore.vpl');
     const entries = new Map(flattenPlan(plan).map((e) => [e.path, e]));
-    expect(entries.get('lora.rank')).toMatchObject({ value: 16, span: { file: 'pipelines/vader_base.vpl', start: { line: 13, column: 13 } } });
+    expect(entries.get('lora.rank')).toMatchObject({ value: 16, span: { file: 'pipelines/vader_base.vpl', start: { line: 13, column: 10 } } });
     expect(formatPlanValue(entries.get('objective.decode')!.value)).toBe('random(1)');
     expect(formatPlanValue(entries.get('model.size')!.value)).toBe('320x512');
     expect(entries.get('train.optimizer.lr')?.value).toBe(2e-4);

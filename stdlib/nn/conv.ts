@@ -1,0 +1,59 @@
+// conv1d/2d/3d like torch.nn.ConvNd: weight [out, in/groups, k...], bias [out].
+import { spatialList } from '../../compiler/ir/builder.ts';
+import { formatShape, type Value } from '../../compiler/ir/graph.ts';
+import { ShapeError } from '../../compiler/ir/ops.ts';
+import { fans, init, type Init, type NN, parameter } from './parameters.ts';
+
+export interface ConvLayerOptions {
+  out: number;
+  /** Expected input channels; checked when given. */
+  in?: number;
+  kernel: number | number[];
+  stride?: number | number[];
+  /** Symmetric per axis, the ONNX form [begin..., end...], or 'same' (stride 1; extra pad at the end like torch). */
+  padding?: number | number[] | 'same';
+  dilation?: number | number[];
+  groups?: number;
+  bias?: boolean;
+  weightInit?: Init;
+  biasInit?: Init;
+  trainable?: boolean;
+}
+
+/** A convolution over the last `spatial` axes of x [N, C, ...]. */
+export function conv(nn: NN, name: string, x: Value, spatial: number, options: ConvLayerOptions): Value {
+  const { b } = nn;
+  return b.within(name, () => {
+    const layer = `conv${spatial}d`;
+    if (x.rank !== spatial + 2) throw new ShapeError(`in ${b.scope}: ${layer} expects an input [N, C, ${spatial} spatial axes], got ${formatShape(x.shape)}`);
+    const channels = x.shape[1];
+    const groups = options.groups ?? 1;
+    if ((options.in !== undefined && options.in !== channels) || channels % groups !== 0 || options.out % groups !== 0) {
+      throw new ShapeError(
+        `in ${b.scope}: ${layer} expects ${options.in ?? channels} input channels in ${groups} group(s) and ${options.out} outputs, got input ${formatShape(x.shape)}`,
+      );
+    }
+    const kernel = spatialList(options.kernel, spatial, 1, `${layer} kernel`);
+    const dilations = spatialList(options.dilation, spatial, 1, `${layer} dilation`);
+    const strides = spatialList(options.stride, spatial, 1, `${layer} stride`);
+    let pads: number[];
+    if (options.padding === 'same') {
+      if (strides.some((s) => s !== 1)) throw new ShapeError(`in ${b.scope}: ${layer} padding 'same' needs stride 1`);
+      const total = kernel.map((k, i) => dilations[i] * (k - 1));
+      pads = [...total.map((t) => Math.floor(t / 2)), ...total.map((t) => t - Math.floor(t / 2))];
+    } else {
+      pads = spatialList(options.padding, spatial, 0, `${layer} padding`, true);
+    }
+    const shape = [options.out, channels / groups, ...kernel];
+    const weight = parameter(nn, 'weight', shape, { init: options.weightInit ?? init.kaimingUniform(), dtype: x.dtype, trainable: options.trainable });
+    const bias =
+      (options.bias ?? true)
+        ? parameter(nn, 'bias', [options.out], { init: options.biasInit ?? init.fanInUniform(fans(shape).fanIn), dtype: x.dtype, trainable: options.trainable })
+        : undefined;
+    return b.conv(x, weight, bias, { strides, pads, dilations, group: groups });
+  });
+}
+
+export const conv1d = (nn: NN, name: string, x: Value, options: ConvLayerOptions): Value => conv(nn, name, x, 1, options);
+export const conv2d = (nn: NN, name: string, x: Value, options: ConvLayerOptions): Value => conv(nn, name, x, 2, options);
+export const conv3d = (nn: NN, name: string, x: Value, options: ConvLayerOptions): Value => conv(nn, name, x, 3, options);

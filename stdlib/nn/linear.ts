@@ -1,0 +1,39 @@
+// linear: y = x W^T + b with W [out, in] like torch.nn.Linear (checkpoint keys weight, bias).
+import { formatShape, type Value } from '../../compiler/ir/graph.ts';
+import { ShapeError } from '../../compiler/ir/ops.ts';
+import { init, type Init, type NN, parameter } from './parameters.ts';
+
+export interface LinearOptions {
+  out: number;
+  /** Expected input features; checked against the input's last axis when given. */
+  in?: number;
+  bias?: boolean;
+  /** Default: torch's kaiming_uniform(a = sqrt 5); bias U(+-1/sqrt(in)). */
+  weightInit?: Init;
+  biasInit?: Init;
+  /** Ask the store to train (or freeze) this layer regardless of its policy. */
+  trainable?: boolean;
+}
+
+/** x [..., in] -> [..., out]; parameters `<scope>.<name>.weight` and `.bias`. */
+export function linear(nn: NN, name: string, x: Value, options: LinearOptions): Value {
+  const { b } = nn;
+  return b.within(name, () => {
+    const features = x.shape[x.rank - 1];
+    if (x.rank < 1 || (options.in !== undefined && features !== options.in)) {
+      throw new ShapeError(`in ${b.scope}: linear expects input [..., ${options.in}] (weight [${options.out}, ${options.in}]), got ${formatShape(x.shape)}`);
+    }
+    const weight = parameter(nn, 'weight', [options.out, features], {
+      init: options.weightInit ?? init.kaimingUniform(),
+      dtype: x.dtype,
+      trainable: options.trainable,
+    });
+    let y = b.matmul(x.rank === 1 ? b.unsqueeze(x, [0]) : x, b.transpose(weight, [1, 0]));
+    if (x.rank === 1) y = b.squeeze(y, [0]);
+    if (options.bias ?? true) {
+      const bias = parameter(nn, 'bias', [options.out], { init: options.biasInit ?? init.fanInUniform(features), dtype: x.dtype, trainable: options.trainable });
+      y = b.add(y, bias);
+    }
+    return y;
+  });
+}
