@@ -79,13 +79,20 @@ export class Graph {
   readonly initializers = new Map<Value, Initializer>();
   private nextId = 0;
   private readonly names = new Set<string>();
+  private readonly nextSuffix = new Map<string, number>();
 
   constructor(public name: string) {}
 
   /** A name not used yet in this graph, derived from `base`. */
   uniqueName(base: string): string {
     let name = base;
-    for (let i = 1; this.names.has(name); i++) name = `${base}_${i}`;
+    if (this.names.has(name)) {
+      // Resume from the last suffix tried for this base, so naming stays linear in graph size.
+      let i = this.nextSuffix.get(base) ?? 1;
+      while (this.names.has(`${base}_${i}`)) i++;
+      name = `${base}_${i}`;
+      this.nextSuffix.set(base, i + 1);
+    }
     this.names.add(name);
     return name;
   }
