@@ -29,6 +29,21 @@ export const runtimeErrorCodes = {
   VPL7050: 'A checkpoint is incomplete or corrupt (state.json or a tensor file).',
   VPL7051: 'No complete checkpoint was found to resume from.',
   VPL7052: 'A checkpoint was written by a different pipeline or vplc version.',
+  // ---- prompts and data (stdlib/prompts, stdlib/data)
+  VPL7060: 'A prompt file cannot be used (empty, not UTF-8, or a line too long).',
+  VPL7061: 'A captions CSV is malformed (header, quoting or columns).',
+  VPL7062: 'ffmpeg is needed to decode videos but is not installed.',
+  // ---- sessions (runtime/session.ts)
+  VPL7100: 'The CUDA execution provider was asked for but is not installed (or cannot load).',
+  VPL7101: 'A compiled program folder is missing or invalid, or onnxruntime could not load a graph.',
+  VPL7102: 'A graph was run without one of its inputs, or with an input it does not have.',
+  VPL7103: 'A graph input has the wrong shape or dtype.',
+  // ---- training (runtime/train, runtime/random.ts)
+  VPL7110: 'The loss, a gradient or the new training state is NaN or infinite: the run stopped.',
+  VPL7111: 'A training step function returned something the trainer cannot use.',
+  VPL7112: 'Invalid training options (steps, accumulate, checkpoint interval, seed).',
+  // ---- reports (cli/commands/report.ts)
+  VPL7120: 'The run folder given to `vplc report` is missing or is not a run folder.',
 } as const;
 
 export type RuntimeErrorCode = keyof typeof runtimeErrorCodes;

@@ -12,10 +12,10 @@ export interface VplcResult {
 }
 
 export function vplc(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): VplcResult {
-  const env = { ...process.env, NO_COLOR: '1', ...options.env };
-  delete (env as Record<string, string | undefined>).FORCE_COLOR;
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
+  delete env.FORCE_COLOR;
   if (options.env?.FORCE_COLOR) env.FORCE_COLOR = options.env.FORCE_COLOR;
-  if (options.env?.NO_COLOR === '') delete (env as Record<string, string | undefined>).NO_COLOR;
+  if (options.env?.NO_COLOR === '') delete env.NO_COLOR;
   const result = spawnSync(process.execPath, [binary, ...args], { cwd: options.cwd ?? repoRoot, env, encoding: 'utf8', timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
