@@ -5,6 +5,9 @@ import { Command, CommanderError } from 'commander';
 import { registerCheck } from './commands/check.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFmt } from './commands/fmt.ts';
+import { registerReport } from './commands/report.ts';
+import { registerDiff, registerTextconv } from './commands/diff.ts';
+import { registerLsp } from './commands/lsp.ts';
 import { ExitCode } from './exit-codes.ts';
 import { processTerminal, type Terminal, write } from './terminal.ts';
 import { VplError } from '../runtime/errors.ts';
@@ -30,6 +33,10 @@ export function buildProgram(context: CommandContext): Command {
   registerCheck(program, context);
   registerFmt(program, context);
   registerExplain(program, context);
+  registerReport(program, context);
+  registerDiff(program, context);
+  registerTextconv(program, context);
+  registerLsp(program, context);
   return program;
 }
 

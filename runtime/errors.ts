@@ -32,7 +32,7 @@ export const runtimeErrorCodes = {
   // ---- prompts and data (stdlib/prompts, stdlib/data)
   VPL7060: 'A prompt file cannot be used (empty, not UTF-8, or a line too long).',
   VPL7061: 'A captions CSV is malformed (header, quoting or columns).',
-  VPL7062: 'ffmpeg is needed to decode videos but is not installed.',
+  VPL7062: 'The ffmpeg program is needed to decode videos but is not installed.',
   // ---- sessions (runtime/session.ts)
   VPL7100: 'The CUDA execution provider was asked for but is not installed (or cannot load).',
   VPL7101: 'A compiled program folder is missing or invalid, or onnxruntime could not load a graph.',

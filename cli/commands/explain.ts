@@ -9,7 +9,7 @@ import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
 import { splitArguments } from './arguments.ts';
-import { derivedFigures } from './figures.ts';
+import { derivedFigures } from '../../compiler/figures.ts';
 
 export function registerExplain(program: Command, context: CommandContext): void {
   program

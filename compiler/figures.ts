@@ -1,6 +1,6 @@
 // Figures that follow from a plan alone (graph figures such as parameters, FLOPs and peak
 // memory come from the compiled program). Shared by `explain` and the training banner.
-import type { Plan } from '../../compiler/plan.ts';
+import type { Plan } from './plan.ts';
 
 export interface Figure {
   label: string;
