@@ -15,6 +15,12 @@ export interface LinearOptions {
   trainable?: boolean;
 }
 
+/**
+ * A hook that may add to a linear layer's output (LoRA, stdlib/nn/lora.ts). Set it as
+ * `linearHook` on the NN object; it runs inside the layer's scope (b.scope is the module path).
+ */
+export type LinearHook = (nn: NN, x: Value, y: Value, layer: { path: string; in: number; out: number }) => Value;
+
 /** x [..., in] -> [..., out]; parameters `<scope>.<name>.weight` and `.bias`. */
 export function linear(nn: NN, name: string, x: Value, options: LinearOptions): Value {
   const { b } = nn;
@@ -34,6 +40,7 @@ export function linear(nn: NN, name: string, x: Value, options: LinearOptions): 
       const bias = parameter(nn, 'bias', [options.out], { init: options.biasInit ?? init.fanInUniform(features), dtype: x.dtype, trainable: options.trainable });
       y = b.add(y, bias);
     }
-    return y;
+    const hook = (nn as NN & { linearHook?: LinearHook }).linearHook;
+    return hook ? hook(nn, x, y, { path: b.scope, in: features, out: options.out }) : y;
   });
 }

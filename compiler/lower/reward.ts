@@ -1,0 +1,430 @@
+// Lowering of the reward objective (VADER): Plan -> Program with three graphs.
+//
+//   text_encode   tokens [B, L] int64 -> context [B, L, D] (UNet cross-attention),
+//                 text_embed [B, E] (pooled, for image-text rewards). Frozen; run once for the
+//                 prompts and once for the empty prompt (-> uncond_context).
+//   sample_step   one DDIM step with CFG and the current LoRA, no gradient: the sampler steps
+//                 before the backprop cutoff (steps - k of them).
+//   train_step    the last k DDIM steps with gradient into the LoRA factors, the VAE decode of
+//                 the chosen latent frames (a Gather on the frame axis, indices as an input),
+//                 the reward mix, the loss, the gradients (compiler/autodiff), global-norm
+//                 clipping, [gradient accumulation], AdamW; remat of UNet/VAE/CLIP segments when
+//                 plan.train.remat. With decode_og, k = 1 and the decoded latents are the
+//                 one-step x0 estimate instead of the final latents.
+//
+// Interface naming (stable; the runtime drives the graphs by these names):
+//   state       every LoRA factor `<module>.lora_A.weight` / `.lora_B.weight` (graph inputs of
+//               all three graphs that use the UNet), AdamW `adam.m.<p>`, `adam.v.<p>`,
+//               `adam.step` (int64 []), accumulators `acc.<p>` when accumulate > 1.
+//               train_step outputs the next state as `<name>_out`.
+//   per step    latents [B, C, T, h, w]; sample_step: timestep, alpha_t, alpha_prev
+//               [, scale_t, scale_prev] float32 [] and noise [B, C, T, h, w]; train_step: the
+//               same stacked over the k steps (timesteps [k], alphas_t [k], ... noise [k, B, C,
+//               T, h, w]), context / uncond_context [B, L, D], text_embed [B, E] (when a
+//               reward needs text), frame_indices [n] int64, lr float32 [], apply bool [] (when
+//               accumulate > 1), seed / dropout_step int64 [] (when LoRA dropout > 0).
+//   outputs     sample_step: latents_out, x0. train_step: loss, reward.<name> (mean reward),
+//               loss.<name> (unweighted), grad_norm, frames (the decoded frames [B n, 3, H, W]),
+//               and the state outputs.
+// Per-step numbers come from stdlib/samplers ddimSchedule(steps, {eta, useScale}) in sampling
+// order: sample_step runs entries 0..steps-k-1, train_step gets entries steps-k..steps-1.
+import { differentiate } from '../autodiff/grad.ts';
+import { Builder } from '../ir/builder.ts';
+import type { DType } from '../ir/dtype.ts';
+import { Graph, type Shape, type Value } from '../ir/graph.ts';
+import { accumulateWithFlag } from '../optim/accumulate.ts';
+import { adamw } from '../optim/adamw.ts';
+import { clipByGlobalNorm, globalNorm } from '../optim/clip.ts';
+import { eliminateDeadCode } from '../passes/dce.ts';
+import { rematerialize } from '../passes/remat.ts';
+import type { Plan, RewardTerm } from '../plan.ts';
+import type { Program, ScheduleEntry, WeightManifestEntry } from '../program/program.ts';
+import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
+import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
+import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
+import { buildVaeDecoder } from '../../stdlib/models/vae/index.ts';
+import { type LoraModule, withLora } from '../../stdlib/nn/lora.ts';
+import { type NN, ParameterStore, type ParameterInfo, type WeightSource } from '../../stdlib/nn/parameters.ts';
+import { framesFirst } from '../../stdlib/models/common.ts';
+import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
+import { rewardMix } from '../../stdlib/rewards/mix.ts';
+import { cfgCombine, type DdimStepParams, ddimSchedule, ddimStep } from '../../stdlib/samplers/index.ts';
+
+export class LoweringError extends Error {
+  override name = 'LoweringError';
+}
+
+export interface LowerOptions {
+  /**
+   * Random-initialised small versions of the model's networks (`--tiny`), seeded by
+   * plan.train.seed. Zero-initialised output layers are random too, so the smoke run
+   * exercises every gradient path.
+   */
+  tiny?: boolean;
+  /** Checkpoint tensors of the base model, VAE and text encoder (keys as checkpointKey maps). */
+  weights?: WeightSource;
+  /** Override the network configs (tests build smaller ones). */
+  build?: ModelBuild;
+}
+
+export interface TensorInterface {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** What it is and where its value comes from. */
+  doc: string;
+}
+
+export interface GraphInterface {
+  inputs: TensorInterface[];
+  outputs: TensorInterface[];
+}
+
+export interface LoweredProgram {
+  program: Program;
+  /** The parameter store (initial values of the LoRA factors: params.initialValue(name)). */
+  params: ParameterStore;
+  lora: LoraModule[];
+  /** The trainable parameters (LoRA A/B), in the order of the optimizer state. */
+  trainable: ParameterInfo[];
+  /** Per-step numbers of the sampler, in sampling order. */
+  sampler: DdimStepParams[];
+  /** Steps with gradient (in train_step). */
+  backpropSteps: number;
+  /** Latent frames decoded per video. */
+  decodedFrames: number;
+  interfaces: Record<string, GraphInterface>;
+}
+
+/** Parameter name (scope path) -> checkpoint key of the reference checkpoints. */
+export function checkpointKey(build: ModelBuild): (name: string) => string {
+  return (name) => {
+    if (name.startsWith('unet.')) return build.unet.checkpointPrefix + name.slice(5);
+    if (name.startsWith('vae.')) return build.vae.checkpointPrefix + name.slice(4);
+    if (name.startsWith('clip.')) return build.text.checkpointPrefix + name.slice(5);
+    return name;
+  };
+}
+
+/** How many latent frames `decode` picks, and the fixed indices when they do not vary. */
+export function decodeFrames(plan: Plan): { count: number; fixed?: number[] } {
+  if (plan.objective.name !== 'reward') throw new LoweringError('decodeFrames: not a reward objective');
+  const frames = plan.derived.latent_shape[1];
+  const d = plan.objective.decode;
+  switch (d.mode) {
+    case 'random':
+      return { count: Math.min(d.k, frames) };
+    case 'frame':
+      return { count: 1, fixed: [d.i < 0 ? frames + d.i : d.i] };
+    case 'every': {
+      const fixed = Array.from({ length: Math.ceil(frames / d.n) }, (_, i) => i * d.n);
+      return { count: fixed.length, fixed };
+    }
+    case 'all':
+      return { count: frames, fixed: Array.from({ length: frames }, (_, i) => i) };
+  }
+}
+
+function rename(graph: Graph, value: Value, name: string): Value {
+  const b = new Builder(graph);
+  const out = b.op('Identity', [value]);
+  const unique = graph.uniqueName(name);
+  if (unique !== name) throw new Error(`internal: output name '${name}' is taken`);
+  out.name = name;
+  graph.markOutput(out);
+  return out;
+}
+
+export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProgram {
+  const objective = plan.objective;
+  if (objective.name !== 'reward') throw new LoweringError(`lowerReward: objective '${objective.name}' is not 'reward'`);
+  if (plan.sampler.name !== 'ddim') throw new LoweringError(`the reward objective is lowered for the ddim sampler only (got '${plan.sampler.name}')`);
+  const sampler = plan.sampler;
+  const base = options.build ?? modelBuild(plan.model.name);
+  const build: ModelBuild = options.tiny ? { ...base, unet: { ...base.unet, zeroInit: false } } : base;
+  if (!options.tiny && !options.weights) {
+    throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
+  }
+  const steps = sampler.steps;
+  let k: number;
+  if (objective.decode_og) k = 1;
+  else if (objective.backprop.mode === 'last') k = Math.min(objective.backprop.k, steps);
+  else if (objective.backprop.mode === 'all') k = steps;
+  else throw new LoweringError("backprop = random (cutoff drawn per video) is not lowered yet: use last(k) or all");
+
+  const params = new ParameterStore({
+    seed: plan.train.seed,
+    trainable: false,
+    weights: options.weights,
+    keyOf: options.weights ? checkpointKey(build) : undefined,
+  });
+  const [C, T, h, w] = plan.derived.latent_shape;
+  const B = plan.train.batch;
+  const latentShape: Shape = [B, C, T, h, w];
+  const L = build.text.text.contextLength;
+  const D = build.text.text.width;
+  const E = build.text.embedDim;
+  if (D !== build.unet.contextDim) throw new LoweringError(`text encoder width ${D} does not match the UNet's context ${build.unet.contextDim}`);
+  const schedule = ddimSchedule(steps, { eta: sampler.eta, useScale: sampler.use_scale });
+  const loraModules: LoraModule[] = [];
+  const interfaces: Record<string, GraphInterface> = {};
+  const describe = (graph: Graph, docs: Record<string, string>) => {
+    const spec = (v: Value): TensorInterface => ({ name: v.name, dtype: v.dtype, shape: [...v.shape], doc: docs[v.name] ?? docOf(v.name) });
+    interfaces[graph.name] = { inputs: graph.inputs.map(spec), outputs: graph.outputs.map(spec) };
+  };
+
+  /** The UNet with LoRA (and CFG): eps for latents x at timestep t (float32 []). */
+  const guidedEps = (nn: NN, x: Value, t: Value, context: Value, uncond: Value | undefined): Value => {
+    const { b } = nn;
+    const withCfg = uncond !== undefined;
+    const batch = withCfg ? 2 * B : B;
+    const xs = withCfg ? b.concat([x, x], 0) : x;
+    const ctx = withCfg ? b.concat([uncond, context], 0) : context;
+    const ts = b.expand(b.reshape(t, [1]), [batch]);
+    const eps = b.within('unet', () => buildUNet3D(nn, build.unet, { x: xs, timesteps: ts, context: ctx, fps: plan.model.fps }));
+    if (!withCfg) return eps;
+    const [eu, ec] = b.split(eps, 0, [B, B]);
+    return cfgCombine(b, eu, ec, sampler.guidance);
+  };
+  const useCfg = sampler.guidance !== 1;
+  const loraNN = (b: Builder, rng?: { seed: Value; step: Value }) => {
+    const made = withLora({ b, params }, { ...plan.lora, family: build.family, dropoutRng: rng });
+    return { nn: made.nn, modules: made.modules };
+  };
+
+  // ---------------------------------------------------------------- text_encode
+  const text = new Graph('text_encode');
+  {
+    const b = new Builder(text);
+    const tokens = b.input('tokens', [B, L], 'int64');
+    const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
+    rename(text, out.tokens, 'context');
+    rename(text, out.pooled, 'text_embed');
+    eliminateDeadCode(text);
+    describe(text, { tokens: 'data: tokenized prompts (the empty prompt for uncond_context)' });
+  }
+
+  // ---------------------------------------------------------------- sample_step
+  const sample = new Graph('sample_step');
+  {
+    const b = new Builder(sample);
+    const latents = b.input('latents', latentShape);
+    const timestep = b.input('timestep', []);
+    const alphaT = b.input('alpha_t', []);
+    const alphaPrev = b.input('alpha_prev', []);
+    const scaleT = sampler.use_scale ? b.input('scale_t', []) : undefined;
+    const scalePrev = sampler.use_scale ? b.input('scale_prev', []) : undefined;
+    const noise = sampler.eta !== 0 ? b.input('noise', latentShape) : undefined;
+    const context = b.input('context', [B, L, D]);
+    const uncond = useCfg ? b.input('uncond_context', [B, L, D]) : undefined;
+    const { nn, modules } = loraNN(b);
+    const eps = guidedEps(nn, latents, timestep, context, uncond);
+    const step = ddimStep(b, { x_t: latents, eps, alphaT, alphaPrev, eta: sampler.eta, noise, scaleT, scalePrev });
+    rename(sample, step.prev, 'latents_out');
+    rename(sample, step.x0, 'x0');
+    eliminateDeadCode(sample);
+    loraModules.push(...modules);
+    describe(sample, {});
+  }
+
+  // ---------------------------------------------------------------- train_step
+  const train = new Graph('train_step');
+  const decode = decodeFrames(plan);
+  const terms: RewardTerm[] = objective.reward;
+  const needsText = terms.some((t) => t.reward === 'tiny_text_align' || t.reward === 'hps' || t.reward === 'pickscore');
+  const trainable: ParameterInfo[] = [];
+  {
+    const b = new Builder(train);
+    let x = b.input('latents', latentShape);
+    const timesteps = b.input('timesteps', [k]);
+    const alphasT = b.input('alphas_t', [k]);
+    const alphasPrev = b.input('alphas_prev', [k]);
+    const scalesT = sampler.use_scale ? b.input('scales_t', [k]) : undefined;
+    const scalesPrev = sampler.use_scale ? b.input('scales_prev', [k]) : undefined;
+    const noise = sampler.eta !== 0 ? b.input('noise', [k, ...latentShape]) : undefined;
+    const context = b.input('context', [B, L, D]);
+    const uncond = useCfg ? b.input('uncond_context', [B, L, D]) : undefined;
+    const textEmbed = needsText ? b.input('text_embed', [B, E]) : undefined;
+    const frameIndices = b.input('frame_indices', [decode.count], 'int64');
+    const lr = b.input('lr', []);
+    const adamStep = b.input('adam.step', [], 'int64');
+    const accumulate = plan.train.accumulate;
+    const apply = accumulate > 1 ? b.input('apply', [], 'bool') : undefined;
+    const rng = plan.lora.dropout > 0 ? { seed: b.input('seed', [], 'int64'), step: b.input('dropout_step', [], 'int64') } : undefined;
+    const { nn } = loraNN(b, rng);
+    const at = (v: Value, i: number) => b.reshape(b.slice(v, 0, i, i + 1), []);
+    let x0: Value | undefined;
+    for (let i = 0; i < k; i++) {
+      // no per-step scope: parameter names come from the scope, and every step uses the same weights
+      {
+        const eps = guidedEps(nn, x, at(timesteps, i), context, uncond);
+        const r = ddimStep(b, {
+          x_t: x,
+          eps,
+          alphaT: at(alphasT, i),
+          alphaPrev: at(alphasPrev, i),
+          eta: sampler.eta,
+          noise: noise ? b.reshape(b.slice(noise, 0, i, i + 1), [...latentShape]) : undefined,
+          scaleT: scalesT ? at(scalesT, i) : undefined,
+          scalePrev: scalesPrev ? at(scalesPrev, i) : undefined,
+        });
+        x = r.prev;
+        x0 = r.x0;
+      }
+    }
+    const decoded = objective.decode_og ? x0! : x;
+    const plain: NN = { b, params };
+    const frames = b.within('vae', () => {
+      const picked = b.gather(decoded, frameIndices, 2); // [B, C, n, h, w]
+      return buildVaeDecoder(plain, build.vae, framesFirst(plain, picked), { scaled: true });
+    });
+    const mix = rewardMix(b, terms, { frames, framesPerVideo: decode.count, text: textEmbed }, tinyRewardBuilders(plain, build.text, 'clip'));
+    const forwardNodes = train.nodes.length;
+
+    // LoRA factors are the graph inputs of trainable parameters
+    const loraInputs = train.inputs.filter((v) => params.list().some((p) => p.trainable && p.name === v.name));
+    for (const v of loraInputs) trainable.push(params.list().find((p) => p.name === v.name)!);
+    if (loraInputs.length === 0) throw new LoweringError(`LoRA targets [${plan.lora.targets.join(', ')}] match no layer of ${plan.model.name}`);
+    const { grads: gradMap } = differentiate(train, mix.loss, loraInputs);
+    let grads = loraInputs.map((v) => gradMap.get(v)!);
+    let accNext: Value[] = [];
+    if (apply) {
+      const accs = loraInputs.map((v) => b.input(`acc.${v.name}`, [...v.shape]));
+      const acc = accumulateWithFlag(b, grads, accs, accumulate, apply);
+      grads = acc.mean;
+      accNext = acc.next;
+    }
+    let norm: Value;
+    if (plan.train.clip > 0) ({ grads, norm } = clipByGlobalNorm(b, grads, plan.train.clip));
+    else norm = globalNorm(b, grads);
+    const m = loraInputs.map((v) => b.input(`adam.m.${v.name}`, [...v.shape]));
+    const vv = loraInputs.map((v) => b.input(`adam.v.${v.name}`, [...v.shape]));
+    const opt = plan.train.optimizer;
+    const upd = adamw(
+      b,
+      loraInputs.map((p, i) => ({ param: p, grad: grads[i], m: m[i], v: vv[i] })),
+      adamStep,
+      { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
+      { apply },
+    );
+    rename(train, mix.loss, 'loss');
+    for (const [name, v] of Object.entries(mix.rewards)) rename(train, v, `reward.${name}`);
+    for (const [name, v] of Object.entries(mix.losses)) rename(train, v, `loss.${name}`);
+    rename(train, norm, 'grad_norm');
+    rename(train, frames, 'frames');
+    loraInputs.forEach((p, i) => {
+      rename(train, upd.params[i], `${p.name}_out`);
+      rename(train, upd.m[i], `adam.m.${p.name}_out`);
+      rename(train, upd.v[i], `adam.v.${p.name}_out`);
+      if (apply) rename(train, accNext[i], `acc.${p.name}_out`);
+    });
+    rename(train, upd.step, 'adam.step_out');
+    if (plan.train.remat) rematerialize(train, { forwardNodes });
+    eliminateDeadCode(train);
+    describe(train, {});
+  }
+
+  const program: Program = {
+    name: plan.name,
+    graphs: { text_encode: text, sample_step: sample, train_step: train },
+    schedule: rewardSchedule(plan, steps, k, trainable, useCfg, needsText),
+    weights: weightManifest(params),
+  };
+  return { program, params, lora: dedupe(loraModules), trainable, sampler: schedule, backpropSteps: k, decodedFrames: decode.count, interfaces };
+}
+
+function dedupe(modules: LoraModule[]): LoraModule[] {
+  const seen = new Set<string>();
+  return modules.filter((m) => !seen.has(m.path) && seen.add(m.path));
+}
+
+function weightManifest(params: ParameterStore): WeightManifestEntry[] {
+  return params
+    .list()
+    .filter((p) => p.source === 'checkpoint' && !p.trainable)
+    .map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape, source: { file: params.externalData(p.name)?.file ?? '', key: p.key ?? p.name } }));
+}
+
+function docOf(name: string): string {
+  if (name.endsWith('_out')) return `next value of ${name.slice(0, -4)}`;
+  if (name.includes('.lora_')) return 'state: LoRA factor (trainable)';
+  if (name.startsWith('adam.') || name.startsWith('acc.')) return 'state: optimizer';
+  const docs: Record<string, string> = {
+    latents: 'latents [B, C, T, h, w] (sample_step: N(0,1) at step 0, then its own latents_out)',
+    timestep: 'sampler: ddimSchedule()[i].t',
+    alpha_t: 'sampler: ddimSchedule()[i].alphaT',
+    alpha_prev: 'sampler: ddimSchedule()[i].alphaPrev',
+    scale_t: 'sampler: ddimSchedule()[i].scaleT (use_scale)',
+    scale_prev: 'sampler: ddimSchedule()[i].scalePrev (use_scale)',
+    noise: 'random: standard normal noise (stacked over the train steps in train_step)',
+    timesteps: 'sampler: t of the last k schedule entries',
+    alphas_t: 'sampler: alphaT of the last k schedule entries',
+    alphas_prev: 'sampler: alphaPrev of the last k schedule entries',
+    scales_t: 'sampler: scaleT of the last k schedule entries',
+    scales_prev: 'sampler: scalePrev of the last k schedule entries',
+    context: 'output: text_encode/context of the prompts',
+    uncond_context: 'output: text_encode/context of the empty prompt',
+    text_embed: 'output: text_encode/text_embed of the prompts',
+    frame_indices: 'random/fixed: latent frames to decode (objective.decode)',
+    lr: 'learning rate of this optimizer step (warm-up applied by the runtime)',
+    apply: 'accumulation: true on the last micro-step of a window',
+    seed: 'LoRA dropout seed',
+    dropout_step: 'LoRA dropout: global micro-step number',
+    loss: 'total loss (sum of weighted reward losses)',
+    grad_norm: 'global gradient norm before clipping',
+    frames: 'decoded frames [B n, 3, H, W] in [-1, 1] (video-major)',
+  };
+  if (name.startsWith('reward.')) return `mean reward value of ${name.slice(7)}`;
+  if (name.startsWith('loss.')) return `unweighted loss of ${name.slice(5)}`;
+  return docs[name] ?? '';
+}
+
+function rewardSchedule(plan: Plan, steps: number, k: number, trainable: ParameterInfo[], useCfg: boolean, needsText: boolean): ScheduleEntry[] {
+  const state = Object.fromEntries(trainable.map((p) => [p.name, `state:${p.name}`]));
+  const sampler = plan.sampler as Extract<Plan['sampler'], { name: 'ddim' }>;
+  const stepFeeds = (i: string): Record<string, string> => ({
+    timestep: `sampler:ddim[${i}].t`,
+    alpha_t: `sampler:ddim[${i}].alphaT`,
+    alpha_prev: `sampler:ddim[${i}].alphaPrev`,
+    ...(sampler.use_scale ? { scale_t: `sampler:ddim[${i}].scaleT`, scale_prev: `sampler:ddim[${i}].scalePrev` } : {}),
+    ...(sampler.eta !== 0 ? { noise: 'random:normal' } : {}),
+  });
+  const entries: ScheduleEntry[] = [
+    { graph: 'text_encode', when: 'every micro-step: the batch prompts', feeds: { tokens: 'data:prompt_tokens' } },
+  ];
+  if (useCfg) entries.push({ graph: 'text_encode', when: 'once: the empty prompt -> uncond_context', feeds: { tokens: 'data:empty_prompt_tokens' } });
+  if (steps - k > 0) {
+    entries.push({
+      graph: 'sample_step',
+      when: `every micro-step: sampler steps 0..${steps - k - 1} (no gradient)`,
+      repeat: steps - k,
+      feeds: {
+        latents: 'random:normal at step 0, then output:sample_step/latents_out',
+        ...stepFeeds('i'),
+        context: 'output:text_encode/context',
+        ...(useCfg ? { uncond_context: 'output:text_encode(empty)/context' } : {}),
+        ...state,
+      },
+    });
+  }
+  entries.push({
+    graph: 'train_step',
+    when: `every micro-step: sampler steps ${steps - k}..${steps - 1} with gradient, decode, reward, update`,
+    feeds: {
+      latents: steps - k > 0 ? 'output:sample_step/latents_out' : 'random:normal',
+      timesteps: `sampler:ddim[${steps - k}..${steps - 1}].t`,
+      alphas_t: `sampler:ddim[${steps - k}..${steps - 1}].alphaT`,
+      alphas_prev: `sampler:ddim[${steps - k}..${steps - 1}].alphaPrev`,
+      ...(sampler.use_scale ? { scales_t: `sampler:ddim[${steps - k}..].scaleT`, scales_prev: `sampler:ddim[${steps - k}..].scalePrev` } : {}),
+      ...(sampler.eta !== 0 ? { noise: 'random:normal' } : {}),
+      context: 'output:text_encode/context',
+      ...(useCfg ? { uncond_context: 'output:text_encode(empty)/context' } : {}),
+      ...(needsText ? { text_embed: 'output:text_encode/text_embed' } : {}),
+      frame_indices: `decode:${plan.objective.name === 'reward' ? JSON.stringify(plan.objective.decode) : ''}`,
+      lr: 'optimizer:lr',
+      'adam.step': 'state:adam.step',
+      ...state,
+    },
+  });
+  return entries;
+}

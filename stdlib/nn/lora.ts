@@ -1,0 +1,170 @@
+// LoRA on linear layers: y = W x + b + (alpha / rank) * B (A dropout(x)), A [rank, in]
+// kaiming-uniform (a = sqrt 5, PEFT's default), B [out, rank] zeros, so an adapted model starts
+// exactly equal to the base model. A and B are trainable parameters (graph inputs) named
+// `<module path>.lora_A.weight` / `.lora_B.weight`; with the prefix `base_model.model.` (peftKey)
+// these are PEFT's state-dict keys.
+//
+// Which layers: a plan's targets (`attn.q`, `temporal_attn.v`, `ff`, ...) are resolved through
+// the family's mapping table to patterns over module paths (the UNet builder's scope path,
+// which are the checkpoint keys). Layers are adapted through the `linearHook` of stdlib/nn/linear.
+//
+// unet3d (VideoCrafter2 lvdm naming, stdlib/models/unet3d/unet.ts):
+//   spatial transformers  input_blocks.N.1 | middle_block.1 | output_blocks.N.1
+//   temporal transformers input_blocks.N.2 | middle_block.2 | output_blocks.N.2 | init_attn.0
+//   inside: transformer_blocks.D.{attn1 (self), attn2 (cross; self in temporal ones)}.{to_q,to_k,to_v,to_out.0},
+//           ff.net.0.proj, ff.net.2
+//   attn.q             -> <spatial>.transformer_blocks.D.attn{1,2}.to_q
+//   temporal_attn.q    -> <temporal>.transformer_blocks.D.attn{1,2}.to_q      (k, v, out alike)
+//   ff                 -> <any transformer>.transformer_blocks.D.ff.net.{0.proj,2}
+//   linear             -> every nn.Linear the model builds through `linear` (time/fps MLPs,
+//                         emb_layers, attention, ff). proj_in/proj_out are `pointwise` layers
+//                         that do not pass the hook, and `conv` has no LoRA yet.
+import type { Value } from '../../compiler/ir/graph.ts';
+import { hashCounters, noiseKey } from '../../compiler/optim/random.ts';
+import type { LinearHook } from './linear.ts';
+import { init, type NN, parameter } from './parameters.ts';
+import { hashString } from './random.ts';
+
+export interface LoraConfig {
+  rank: number;
+  /** Update scale is alpha / rank. */
+  alpha: number;
+  dropout: number;
+  targets: readonly string[];
+}
+
+const SPATIAL = String.raw`(?:input_blocks\.\d+\.1|middle_block\.1|output_blocks\.\d+\.1)`;
+const TEMPORAL = String.raw`(?:input_blocks\.\d+\.2|middle_block\.2|output_blocks\.\d+\.2|init_attn\.0)`;
+const BLOCK = String.raw`\.transformer_blocks\.\d+`;
+const at = (body: string) => new RegExp(String.raw`(?:^|\.)${body}$`);
+const proj = { q: 'to_q', k: 'to_k', v: 'to_v', out: String.raw`to_out\.0` } as const;
+
+/** Plan target -> module-path patterns, per model family. */
+export const loraTargetTables: Record<string, Record<string, RegExp[]>> = {
+  unet3d: {
+    ...Object.fromEntries(Object.entries(proj).map(([k, p]) => [`attn.${k}`, [at(`${SPATIAL}${BLOCK}\\.attn[12]\\.${p}`)]])),
+    ...Object.fromEntries(Object.entries(proj).map(([k, p]) => [`temporal_attn.${k}`, [at(`${TEMPORAL}${BLOCK}\\.attn[12]\\.${p}`)]])),
+    ff: [at(String.raw`transformer_blocks\.\d+\.ff\.net\.(?:0\.proj|2)`)],
+    linear: [/.*/],
+  },
+  // Open-Sora STDiT3 names (the model is not built yet; the table is here for the checker's targets).
+  stdit3: {
+    qkv: [at(String.raw`attn\.qkv`)],
+    q_linear: [at(String.raw`cross_attn\.q_linear`)],
+    kv_linear: [at(String.raw`cross_attn\.kv_linear`)],
+    proj: [at(String.raw`attn\.proj`)],
+    mlp: [at(String.raw`mlp\.fc[12]`)],
+    linear: [/.*/],
+  },
+};
+loraTargetTables.svd_unet = loraTargetTables.unet3d;
+
+/** The target (plan name) that adapts the linear at `path`, or undefined. Unknown targets throw. */
+export function loraMatcher(family: string, targets: readonly string[]): (path: string) => string | undefined {
+  const table = loraTargetTables[family];
+  if (!table) throw new Error(`LoRA: no target table for model family '${family}'`);
+  const rules = targets.map((t) => {
+    const patterns = table[t];
+    if (!patterns) {
+      if (t === 'conv') throw new Error(`LoRA target 'conv' is not supported yet (LoRA is injected into linear layers only)`);
+      throw new Error(`LoRA: '${t}' is not a target of the ${family} family (known: ${Object.keys(table).join(', ')})`);
+    }
+    return { target: t, patterns };
+  });
+  return (path) => rules.find((r) => r.patterns.some((p) => p.test(path)))?.target;
+}
+
+export interface LoraModule {
+  /** Module path (the linear's scope). */
+  path: string;
+  target: string;
+  in: number;
+  out: number;
+  /** Parameter (graph input) names. */
+  a: string;
+  b: string;
+}
+
+export interface LoraOptions extends LoraConfig {
+  family: string;
+  /**
+   * In-graph dropout masks: int64 scalars (seed, step). Without them (sampling graphs) dropout
+   * is the identity. Masks are a pure function of (seed, step, module), so rematerialisation
+   * recomputes the same mask.
+   */
+  dropoutRng?: { seed: Value; step: Value };
+}
+
+/** The scale of the update. */
+export function loraScale(config: Pick<LoraConfig, 'rank' | 'alpha'>): number {
+  return config.alpha / config.rank;
+}
+
+/**
+ * An NN that adapts the targeted linears of whatever is built with it. `modules` lists the
+ * adapted layers (once each, in build order).
+ */
+export function withLora(nn: NN, options: LoraOptions): { nn: NN & { linearHook: LinearHook }; modules: LoraModule[] } {
+  const match = loraMatcher(options.family, options.targets);
+  const modules: LoraModule[] = [];
+  const seen = new Set<string>();
+  const scale = loraScale(options);
+  if (!(options.rank >= 1) || !Number.isInteger(options.rank)) throw new Error(`LoRA rank must be a positive integer, got ${options.rank}`);
+  if (options.dropout < 0 || options.dropout >= 1) throw new Error(`LoRA dropout must be in [0, 1), got ${options.dropout}`);
+  const hook: LinearHook = (inner, x, y, layer) => {
+    const target = match(layer.path);
+    if (!target) return y;
+    const { b } = inner;
+    const r = options.rank;
+    const a = b.within('lora_A', () => parameter(inner, 'weight', [r, layer.in], { init: init.kaimingUniform(), dtype: 'float32', trainable: true }));
+    const bw = b.within('lora_B', () => parameter(inner, 'weight', [layer.out, r], { init: init.zeros(), dtype: 'float32', trainable: true }));
+    if (!seen.has(layer.path)) {
+      seen.add(layer.path);
+      modules.push({ path: layer.path, target, in: layer.in, out: layer.out, a: a.name, b: bw.name });
+    }
+    return b.within('lora', () => {
+      let h = x.rank === 1 ? b.unsqueeze(x, [0]) : x;
+      if (options.dropout > 0 && options.dropoutRng) h = loraDropout(inner, h, options.dropout, options.dropoutRng, layer.path);
+      h = b.matmul(h, b.transpose(b.cast(a, h.dtype), [1, 0]));
+      h = b.matmul(h, b.transpose(b.cast(bw, h.dtype), [1, 0]));
+      if (x.rank === 1) h = b.squeeze(h, [0]);
+      return b.add(y, b.mul(h, b.scalarLike(h, scale)));
+    });
+  };
+  return { nn: { ...nn, linearHook: hook }, modules };
+}
+
+/** Inverted dropout with a keep mask hashed from (seed, step, module path). */
+function loraDropout(nn: NN, x: Value, p: number, rng: { seed: Value; step: Value }, path: string): Value {
+  const { b } = nn;
+  const key = noiseKey(b, rng.seed, rng.step, hashString(path) % 1_000_000_007);
+  const u = b.div(b.cast(hashCounters(b, b.arange(x.size, 'int64'), key), 'float32'), b.scalar(2 ** 31));
+  const keep = b.cast(b.reshape(b.op('Not', [b.op('Less', [u, b.scalar(p)])]), [...x.shape]), x.dtype);
+  return b.mul(b.mul(x, keep), b.scalarLike(x, 1 / (1 - p)));
+}
+
+/** PEFT's state-dict key of a LoRA parameter name. */
+export function peftKey(name: string, prefix = 'base_model.model.'): string {
+  return `${prefix}${name}`;
+}
+
+/**
+ * Merge LoRA into a base weight for sampling: W + scale * B A (all row-major float32;
+ * W [out, in], A [rank, in], B [out, rank]). Returns a new array.
+ */
+export function mergeLora(weight: Float32Array, a: Float32Array, bw: Float32Array, shape: { out: number; in: number; rank: number }, scale: number): Float32Array {
+  const { out, rank } = shape;
+  const inn = shape.in;
+  if (weight.length !== out * inn || a.length !== rank * inn || bw.length !== out * rank) {
+    throw new Error(`mergeLora: sizes do not match W [${out}, ${inn}], A [${rank}, ${inn}], B [${out}, ${rank}]`);
+  }
+  const merged = new Float32Array(weight);
+  for (let o = 0; o < out; o++) {
+    for (let k = 0; k < rank; k++) {
+      const coef = scale * bw[o * rank + k];
+      if (coef === 0) continue;
+      for (let i = 0; i < inn; i++) merged[o * inn + i] += coef * a[k * inn + i];
+    }
+  }
+  return merged;
+}

@@ -1,0 +1,4 @@
+// Rewards: analytic differentiable scores, learned tiny-world scorers, and the reward mix.
+export * from './analytic.ts';
+export * from './mix.ts';
+export * from './tiny.ts';

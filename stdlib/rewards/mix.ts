@@ -1,0 +1,121 @@
+// The reward mix: sum_i w_i * loss_i(r_i), each reward with the loss form its reference code
+// minimises (METHODS.md section 1), plus the per-reward mean values for logging.
+//
+//   aesthetic        0.1 * mean(|r - target|)          (target 10 by default)
+//   hps              mean(1 - r)                        (r = cos(image, text))
+//   pickscore        mean(|1 - r / 100|)                (r = logit_scale * cos)
+//   tiny_text_align  mean(1 - r)                        (r = cos, as hps)
+//   everything else  -mean(r)                           (analytic rewards, tiny_aesthetic, viclip, ...)
+import type { Builder } from '../../compiler/ir/builder.ts';
+import type { Value } from '../../compiler/ir/graph.ts';
+import type { PlanScalar, RewardTerm } from '../../compiler/plan.ts';
+import { type AnalyticReward, analyticRewards, brightness, colourfulness, contrast, saturation, temporalSmoothness } from './analytic.ts';
+
+export type LossForm =
+  | { kind: 'abs_target'; scale: number; target: number } // scale * mean|r - target|
+  | { kind: 'one_minus' } // mean(1 - r)
+  | { kind: 'abs_one_minus_scaled'; divisor: number } // mean|1 - r / divisor|
+  | { kind: 'negate' }; // -mean(r)
+
+export function lossFormOf(reward: string, params: Record<string, PlanScalar> = {}): LossForm {
+  switch (reward) {
+    case 'aesthetic':
+      return { kind: 'abs_target', scale: 0.1, target: Number(params.target ?? 10) };
+    case 'hps':
+    case 'tiny_text_align':
+      return { kind: 'one_minus' };
+    case 'pickscore':
+      return { kind: 'abs_one_minus_scaled', divisor: 100 };
+    default:
+      return { kind: 'negate' };
+  }
+}
+
+/** The scalar loss of per-item rewards `r` ([N] or [B]) under `form`. */
+export function rewardLoss(b: Builder, r: Value, form: LossForm): Value {
+  const mean = (x: Value) => b.reduceMean(x, undefined, false);
+  switch (form.kind) {
+    case 'abs_target':
+      return b.mul(mean(b.abs(b.sub(r, b.scalarLike(r, form.target)))), b.scalarLike(r, form.scale));
+    case 'one_minus':
+      return mean(b.sub(b.scalarLike(r, 1), r));
+    case 'abs_one_minus_scaled':
+      return mean(b.abs(b.sub(b.scalarLike(r, 1), b.div(r, b.scalarLike(r, form.divisor)))));
+    case 'negate':
+      return b.neg(mean(r));
+  }
+}
+
+/** JS reference of rewardLoss. */
+export function rewardLossReference(r: readonly number[], form: LossForm): number {
+  const mean = (f: (x: number) => number) => r.reduce((a, x) => a + f(x), 0) / r.length;
+  switch (form.kind) {
+    case 'abs_target':
+      return form.scale * mean((x) => Math.abs(x - form.target));
+    case 'one_minus':
+      return mean((x) => 1 - x);
+    case 'abs_one_minus_scaled':
+      return mean((x) => Math.abs(1 - x / form.divisor));
+    case 'negate':
+      return -mean((x) => x);
+  }
+}
+
+/** What a reward builder receives. */
+export interface RewardInputs {
+  /** Decoded frames [N, 3, H, W] in [-1, 1], video-major (frames of video 0 first). */
+  frames: Value;
+  /** Decoded frames per video (N = videos * framesPerVideo). */
+  framesPerVideo: number;
+  /** Text embedding per video for image-text rewards ([videos, D]), when the reward needs one. */
+  text?: Value;
+}
+
+/** Builds per-item reward values ([N] per frame or [B] per video) for one term. */
+export type RewardBuilder = (b: Builder, inputs: RewardInputs, params: Record<string, PlanScalar>) => Value;
+
+const analyticBuilders: Record<AnalyticReward, RewardBuilder> = {
+  brightness: (b, { frames }) => brightness(b, frames),
+  saturation: (b, { frames }) => saturation(b, frames),
+  contrast: (b, { frames }) => contrast(b, frames),
+  colourfulness: (b, { frames }) => colourfulness(b, frames),
+  temporal_smoothness: (b, { frames, framesPerVideo }) => temporalSmoothness(b, frames, framesPerVideo),
+};
+
+export function isAnalyticReward(name: string): name is AnalyticReward {
+  return (analyticRewards as readonly string[]).includes(name);
+}
+
+export interface RewardMixResult {
+  /** sum_i weight_i * loss_i, a float32 scalar. */
+  loss: Value;
+  /** Per term (by reward name): the mean reward value (scalar), for logging. */
+  rewards: Record<string, Value>;
+  /** Per term: the unweighted loss (scalar). */
+  losses: Record<string, Value>;
+}
+
+/**
+ * Builds the mix. `builders` supplies the rewards beyond the analytic ones (learned models); a
+ * term whose reward has no builder is an error naming the reward.
+ */
+export function rewardMix(b: Builder, terms: readonly RewardTerm[], inputs: RewardInputs, builders: Record<string, RewardBuilder> = {}): RewardMixResult {
+  if (terms.length === 0) throw new Error('reward mix: no reward terms');
+  return b.within('reward', () => {
+    const rewards: Record<string, Value> = {};
+    const losses: Record<string, Value> = {};
+    let total: Value | undefined;
+    for (const term of terms) {
+      const build = builders[term.reward] ?? (isAnalyticReward(term.reward) ? analyticBuilders[term.reward] : undefined);
+      if (!build) throw new Error(`reward '${term.reward}' has no graph builder in this build (its model is not available)`);
+      if (rewards[term.reward]) throw new Error(`reward '${term.reward}' appears twice in the mix`);
+      const r = b.within(term.reward, () => b.cast(build(b, inputs, term.params), 'float32'));
+      const loss = b.within(term.reward, () => rewardLoss(b, r, lossFormOf(term.reward, term.params)));
+      rewards[term.reward] = b.reduceMean(r, undefined, false);
+      losses[term.reward] = loss;
+      const weighted = b.mul(loss, b.scalar(term.weight));
+      total = total ? b.add(total, weighted) : weighted;
+    }
+    return { loss: total!, rewards, losses };
+  });
+}

@@ -1,0 +1,72 @@
+// The tiny world's learned rewards, on the tiny CLIP:
+//   tiny_text_align  cos(image embedding of each decoded frame, the prompt's text embedding)
+//   tiny_aesthetic   an MLP head (64 -> 32 -> GELU -> 1) on the L2-normalised image embedding
+// Preprocessing as the CLIP rewards of METHODS.md: [-1, 1] -> [0, 1] (clamped), bilinear resize
+// to the encoder's image size when it differs, CLIP mean/std.
+// NOTE: until the project's trained tiny_clip / tiny_aesthetic weights are committed, these are
+// built from the parameter store as it is configured (random init in --tiny smoke runs), so
+// their values carry no meaning yet; the graphs, gradients and loss forms are the real ones.
+import { Builder } from '../../compiler/ir/builder.ts';
+import type { Value } from '../../compiler/ir/graph.ts';
+import { buildClipImageEncoder, type ClipConfig } from '../models/clip/index.ts';
+import { gelu, linear, type NN } from '../nn/index.ts';
+import { toUnitRange } from './analytic.ts';
+import type { RewardBuilder } from './mix.ts';
+
+export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
+export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
+
+/** Decoded frames [N, 3, H, W] in [-1, 1] -> CLIP input [N, 3, S, S]. */
+export function clipPreprocess(b: Builder, frames: Value, size: number): Value {
+  let x = toUnitRange(b, frames);
+  const [, , h, w] = x.shape;
+  if (h !== size || w !== size) x = b.resize(x, [1, 1, size / h, size / w], 'linear');
+  const mean = b.constantOf([...CLIP_MEAN], [1, 3, 1, 1], x.dtype, 'clip_mean');
+  const std = b.constantOf([...CLIP_STD], [1, 3, 1, 1], x.dtype, 'clip_std');
+  return b.div(b.sub(x, mean), std);
+}
+
+function l2normalize(b: Builder, x: Value): Value {
+  return b.div(x, b.sqrt(b.add(b.reduceSum(b.mul(x, x), [-1], true), b.scalarLike(x, 1e-12))));
+}
+
+/** Per-frame L2-normalised image embeddings [N, E]. */
+export function clipImageEmbedding(nn: NN, config: ClipConfig, frames: Value): Value {
+  const { b } = nn;
+  return l2normalize(b, buildClipImageEncoder(nn, config, clipPreprocess(b, frames, config.vision.imageSize)).pooled);
+}
+
+/**
+ * The tiny rewards as reward-mix builders. `clipScope` is where the CLIP parameters live (the
+ * same scope as the text encoder, so the image and text towers are one model). Parameters are
+ * named from the root scope (a second Builder on the same graph), not from the reward's scope.
+ */
+export function tinyRewardBuilders(nn: NN, config: ClipConfig, clipScope = 'clip'): Record<string, RewardBuilder> {
+  const cache = new Map<Value, Value>();
+  const rooted = (bb: Builder): NN => ({ ...nn, b: new Builder(bb.graph) });
+  const embed = (bb: Builder, frames: Value) => {
+    let e = cache.get(frames);
+    if (!e) {
+      const root = rooted(bb);
+      e = root.b.within(clipScope, () => clipImageEmbedding(root, config, frames));
+      cache.set(frames, e);
+    }
+    return e;
+  };
+  return {
+    tiny_text_align: (bb, { frames, framesPerVideo, text }) => {
+      if (!text) throw new Error('tiny_text_align needs the prompt text embedding (train_step input text_embed)');
+      const img = embed(bb, frames); // [N, E]
+      const videos = text.shape[0];
+      const t = l2normalize(bb, text);
+      const perFrame = bb.reshape(bb.expand(bb.unsqueeze(t, [1]), [videos, framesPerVideo, t.shape[1]]), [videos * framesPerVideo, t.shape[1]]);
+      return bb.reduceSum(bb.mul(img, perFrame), [-1], false);
+    },
+    tiny_aesthetic: (bb, { frames }) => {
+      const img = embed(bb, frames);
+      const root = rooted(bb);
+      const score = root.b.within('tiny_aesthetic', () => linear(root, '2', gelu(root.b, linear(root, '0', img, { out: 32 })), { out: 1 }));
+      return bb.reshape(score, [img.shape[0]]);
+    },
+  };
+}
