@@ -3,6 +3,7 @@
 // with a message instead of a stack trace (VPL_DEBUG=1 shows the trace).
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './commands/check.ts';
+import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFmt } from './commands/fmt.ts';
 import { registerReport } from './commands/report.ts';
@@ -33,6 +34,7 @@ export function buildProgram(context: CommandContext): Command {
   registerCheck(program, context);
   registerFmt(program, context);
   registerExplain(program, context);
+  registerCompile(program, context);
   registerReport(program, context);
   registerDiff(program, context);
   registerTextconv(program, context);

@@ -1,5 +1,8 @@
 // Figures that follow from a plan alone (graph figures such as parameters, FLOPs and peak
 // memory come from the compiled program). Shared by `explain` and the training banner.
+import type { Graph, Value } from './ir/graph.ts';
+import { matmulFlops } from './passes/cost.ts';
+import { peakMemory } from './passes/liveness.ts';
 import type { Plan } from './plan.ts';
 
 export interface Figure {
@@ -50,4 +53,29 @@ export function derivedFigures(plan: Plan): Figure[] {
   figures.push({ label: 'model evaluations in total', value: String(perVideo * effective * train.steps) });
   if (derived.decoded_frames > 0) figures.push({ label: 'frames decoded per video', value: String(derived.decoded_frames), note: 'through the VAE decoder and the reward' });
   return figures;
+}
+
+// ------------------------------------------------------------------ graph figures
+
+/** Figures of one compiled graph: what a step costs. */
+export interface GraphFigures {
+  graph: string;
+  nodes: number;
+  /** FLOPs of the matrix products (MatMul, Gemm, Conv, ConvTranspose) of one run. */
+  flops: number;
+  /** Peak bytes of live activations in graph order (weights and optimizer state excluded). */
+  peakActivationBytes: number;
+  /** Bytes of weights and optimizer state the graph reads. */
+  paramBytes: number;
+}
+
+export function graphFigures(graph: Graph, stateInputs: Iterable<Value> = []): GraphFigures {
+  const memory = peakMemory(graph, { params: stateInputs });
+  return {
+    graph: graph.name,
+    nodes: graph.nodes.length,
+    flops: matmulFlops(graph).total,
+    peakActivationBytes: memory.peakBytes,
+    paramBytes: memory.paramBytes,
+  };
 }

@@ -62,6 +62,8 @@ export const catalogue = {
   // ---- command line
   VPL5001: { severity: 'error', summary: 'A command-line override is not of the form `block.field=value`.' },
   VPL5002: { severity: 'error', summary: 'A command-line override names no block of the pipeline language.' },
+  // ---- compile (compiler/lower, cli compile/explain)
+  VPL6001: { severity: 'error', summary: 'The pipeline cannot be compiled: its model weights are missing or it uses a feature not lowered yet.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type DiagnosticCode = keyof typeof catalogue;

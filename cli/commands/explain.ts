@@ -9,7 +9,10 @@ import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
 import { splitArguments } from './arguments.ts';
-import { derivedFigures } from '../../compiler/figures.ts';
+import { derivedFigures, type GraphFigures, graphFigures } from '../../compiler/figures.ts';
+import { formatCount } from '../../runtime/progress/banner.ts';
+import { formatBytes } from './compile.ts';
+import { lowerForCommand } from './lowering.ts';
 
 export function registerExplain(program: Command, context: CommandContext): void {
   program
@@ -18,7 +21,9 @@ export function registerExplain(program: Command, context: CommandContext): void
     .argument('<file>', 'pipeline file')
     .argument('[overrides...]', 'key=value overrides (lora.rank=8)')
     .option('--json', 'print the plan and figures as JSON')
-    .action((file: string, rest: string[], options: { json?: boolean }) => {
+    .option('--graph', 'also compile the pipeline and report each graph: nodes, FLOPs, peak activation memory')
+    .option('--tiny', 'with --graph: use random-initialised small versions of the model families')
+    .action((file: string, rest: string[], options: { json?: boolean; graph?: boolean; tiny?: boolean }) => {
       const { terminal } = context;
       const { files, overrides } = splitArguments(rest);
       if (files.length > 0) {
@@ -35,12 +40,14 @@ export function registerExplain(program: Command, context: CommandContext): void
         return;
       }
       const figures = derivedFigures(result.plan);
+      const graphs = options.graph ? compiledFigures(result.plan, options.tiny === true) : undefined;
       if (options.json) {
         const { spans: _spans, ...plan } = result.plan;
-        write(terminal.out, JSON.stringify({ plan, figures }, null, 2));
+        write(terminal.out, JSON.stringify({ plan, figures, ...(graphs ? { graphs } : {}) }, null, 2));
         return;
       }
       write(terminal.out, explainText(result.plan, figures, terminal.cwd));
+      if (graphs) write(terminal.out, graphText(graphs));
     });
 }
 
@@ -57,5 +64,35 @@ function explainText(plan: Plan, figures: ReturnType<typeof derivedFigures>, cwd
   lines.push('', 'derived figures:');
   const labelWidth = Math.max(...figures.map((f) => f.label.length));
   for (const figure of figures) lines.push(`  ${figure.label.padEnd(labelWidth)}  ${figure.value}${figure.note ? `  (${figure.note})` : ''}`);
+  return lines.join('\n');
+}
+
+interface CompiledFigures {
+  tiny: boolean;
+  /** Why there are no graph figures (the pipeline could not be lowered). */
+  problem?: string;
+  parameters?: { total: number; trainable: number };
+  graphs?: GraphFigures[];
+}
+
+function compiledFigures(plan: Plan, tiny: boolean): CompiledFigures {
+  const { lowered, problem } = lowerForCommand(plan, { tiny });
+  if (!lowered) return { tiny, problem };
+  const state = new Set(lowered.trainable.map((p) => p.name));
+  const isState = (name: string) => state.has(name) || name.startsWith('adam.') || name.startsWith('acc.');
+  return {
+    tiny,
+    parameters: lowered.params.count(),
+    graphs: Object.values(lowered.program.graphs).map((g) => graphFigures(g, g.inputs.filter((v) => isState(v.name)))),
+  };
+}
+
+function graphText(compiled: CompiledFigures): string {
+  const title = `graph figures${compiled.tiny ? ' (--tiny: small versions of the model families)' : ''}:`;
+  if (!compiled.graphs || !compiled.parameters) return `\n${title}\n  not available: ${compiled.problem}`;
+  const lines = ['', title, `  parameters ${formatCount(compiled.parameters.total)}, trainable ${formatCount(compiled.parameters.trainable)}`];
+  for (const g of compiled.graphs) {
+    lines.push(`  ${g.graph.padEnd(12)} ${String(g.nodes).padStart(6)} nodes  ${formatCount(g.flops).padStart(7)}FLOP per run  peak activations ${formatBytes(g.peakActivationBytes)}`);
+  }
   return lines.join('\n');
 }

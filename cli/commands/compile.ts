@@ -1,0 +1,74 @@
+// `vplc compile FILE [key=value...] --out DIR [--tiny]`: write the ONNX graphs, the external
+// weight data and program.json (schedule, interfaces, weight manifest) so users can inspect
+// them (Netron) or run them elsewhere.
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { checkFile } from '../../compiler/check/index.ts';
+import { graphFigures } from '../../compiler/figures.ts';
+import { emitProgram } from '../../compiler/program/emit.ts';
+import { hasErrors } from '../../diagnostics/diagnostic.ts';
+import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
+import { formatCount } from '../../runtime/progress/banner.ts';
+import type { CommandContext } from '../main.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { colorEnabled, write } from '../terminal.ts';
+import { splitArguments } from './arguments.ts';
+import { lowerForCommand } from './lowering.ts';
+
+export function registerCompile(program: Command, context: CommandContext): void {
+  program
+    .command('compile')
+    .description('compile a pipeline to ONNX graphs, external weight data and program.json')
+    .argument('<file>', 'pipeline file')
+    .argument('[overrides...]', 'key=value overrides (lora.rank=8)')
+    .requiredOption('--out <dir>', 'folder to write the program to')
+    .option('--tiny', 'use random-initialised small versions of the model families (no weights needed)')
+    .action((file: string, rest: string[], options: { out: string; tiny?: boolean }) => {
+      const { terminal } = context;
+      const { files, overrides } = splitArguments(rest);
+      if (files.length > 0) {
+        write(terminal.err, `vplc compile: takes one pipeline file; '${files[0]}' is not a key=value override`);
+        context.setExitCode(ExitCode.usage);
+        return;
+      }
+      const result = checkFile(file, { overrides });
+      if (result.diagnostics.length > 0) {
+        write(terminal.err, renderDiagnostics(result.diagnostics, { sources: result.sources, cwd: terminal.cwd, color: colorEnabled(terminal.err, terminal.env) }));
+      }
+      if (!result.plan || hasErrors(result.diagnostics)) {
+        context.setExitCode(ExitCode.diagnostics);
+        return;
+      }
+      const { lowered, problem } = lowerForCommand(result.plan, { tiny: options.tiny === true });
+      if (!lowered) {
+        write(terminal.err, `${displayFile(file, terminal.cwd)}: error VPL6001: ${problem}`);
+        context.setExitCode(ExitCode.diagnostics);
+        return;
+      }
+      const out = path.resolve(terminal.cwd, options.out);
+      const json = emitProgram(lowered.program, out);
+      const state = new Set(lowered.trainable.map((p) => p.name));
+      write(terminal.out, `compiled ${result.plan.name} to ${displayFile(out, terminal.cwd)} (program ${json.hash.slice(0, 12)})`);
+      for (const [name, graph] of Object.entries(lowered.program.graphs)) {
+        const figures = graphFigures(graph, graph.inputs.filter((v) => state.has(v.name) || v.name.startsWith('adam.') || v.name.startsWith('acc.')));
+        write(
+          terminal.out,
+          `  ${json.graphs[name].file.padEnd(18)} ${String(figures.nodes).padStart(6)} nodes  ${formatCount(figures.flops).padStart(7)}FLOP  peak activations ${formatBytes(figures.peakActivationBytes)}`,
+        );
+      }
+      if (json.externalData) write(terminal.out, `  ${json.externalData.file.padEnd(18)} ${formatBytes(json.externalData.bytes)} of frozen weights`);
+      const counts = lowered.params.count();
+      write(terminal.out, `  parameters ${formatCount(counts.total)}, trainable ${formatCount(counts.trainable)}`);
+    });
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { vplc } from './run-vplc.ts';
+
+const PYTHON = '/usr/bin/python3';
+const hasOnnx = spawnSync(PYTHON, ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
+
+describe('vplc compile', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vplc-compile-'));
+
+  it('writes one ONNX model per graph and program.json for the tiny demo pipeline', async () => {
+    const result = vplc(['compile', 'pipelines/demo.vpl', '--tiny', '--out', out]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/train_step\.onnx\s+\d+ nodes\s+[\d.]+[kMBT]?FLOP\s+peak activations [\d.]+ (KiB|MiB)/);
+    const program = JSON.parse(readFileSync(join(out, 'program.json'), 'utf8')) as { graphs: Record<string, { file: string; inputs: { name: string }[] }>; schedule: unknown[] };
+    expect(Object.keys(program.graphs).sort()).toEqual(['sample_step', 'text_encode', 'train_step']);
+    expect(program.schedule.length).toBeGreaterThan(0);
+    // onnxruntime loads what was written, from the folder (external data resolved beside it)
+    for (const graph of Object.values(program.graphs)) {
+      const session = await ort.InferenceSession.create(join(out, graph.file), { graphOptimizationLevel: 'disabled' });
+      expect(session.inputNames.sort()).toEqual(graph.inputs.map((i) => i.name).sort());
+      await session.release();
+    }
+  });
+
+  it.skipIf(!hasOnnx)('writes models that pass onnx.checker (skipped when Debian python3-onnx is missing)', () => {
+    const files = ['text_encode.onnx', 'sample_step.onnx', 'train_step.onnx'].map((f) => join(out, f));
+    expect(files.every((f) => existsSync(f))).toBe(true);
+    const script = 'import sys, onnx\nfor p in sys.argv[1:]: onnx.checker.check_model(p)\nprint("ok")';
+    const r = spawnSync(PYTHON, ['-c', script, ...files], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('ok');
+  });
+
+  it('explains why a full-size model cannot be compiled without weights, and points to --tiny', () => {
+    const result = vplc(['compile', 'pipelines/pickscore.vpl', '--out', join(out, 'full')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/pickscore\.vpl: error VPL6001: .*videocrafter2.*--tiny/);
+    expect(existsSync(join(out, 'full'))).toBe(false);
+  });
+});
+
+describe('vplc explain --graph', () => {
+  it('reports parameters, nodes, FLOPs and peak activation memory of each compiled graph', () => {
+    const result = vplc(['explain', 'pipelines/demo.vpl', '--graph', '--tiny', '--json']);
+    expect(result.status).toBe(0);
+    const json = JSON.parse(result.stdout) as { graphs: { parameters: { total: number; trainable: number }; graphs: { graph: string; nodes: number; flops: number; peakActivationBytes: number }[] } };
+    const { parameters, graphs } = json.graphs;
+    expect(parameters.trainable).toBeGreaterThan(0);
+    expect(parameters.trainable).toBeLessThan(parameters.total / 10); // LoRA only
+    const train = graphs.find((g) => g.graph === 'train_step')!;
+    const sample = graphs.find((g) => g.graph === 'sample_step')!;
+    // one training step runs the sampler step with gradient, the decoder and the reward: it costs more
+    expect(train.flops).toBeGreaterThan(sample.flops);
+    expect(train.peakActivationBytes).toBeGreaterThan(sample.peakActivationBytes);
+  });
+});
