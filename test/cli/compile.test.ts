@@ -23,7 +23,7 @@ describe('vplc compile', () => {
     // onnxruntime loads what was written, from the folder (external data resolved beside it)
     for (const graph of Object.values(program.graphs)) {
       const session = await ort.InferenceSession.create(join(out, graph.file), { graphOptimizationLevel: 'disabled' });
-      expect(session.inputNames.sort()).toEqual(graph.inputs.map((i) => i.name).sort());
+      expect([...session.inputNames].sort()).toEqual(graph.inputs.map((i) => i.name).sort());
       await session.release();
     }
   });
