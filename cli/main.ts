@@ -7,6 +7,8 @@ import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFmt } from './commands/fmt.ts';
 import { registerReport } from './commands/report.ts';
+import { registerRun } from './commands/run.ts';
+import { registerSample } from './commands/sample.ts';
 import { registerDiff, registerTextconv } from './commands/diff.ts';
 import { registerLsp } from './commands/lsp.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -35,6 +37,8 @@ export function buildProgram(context: CommandContext): Command {
   registerFmt(program, context);
   registerExplain(program, context);
   registerCompile(program, context);
+  registerRun(program, context);
+  registerSample(program, context);
   registerReport(program, context);
   registerDiff(program, context);
   registerTextconv(program, context);

@@ -1,6 +1,6 @@
 // Turns .vpl text into tokens, plus the comments (kept aside for the printer) and the
 // lexical diagnostics VPL1001-VPL1004 and VPL1014.
-import { Lexer, type IToken } from 'chevrotain';
+import { Lexer, type IToken } from './chevrotain.ts';
 import type { Comment } from './ast.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { endOf, LineMap } from './positions.ts';

@@ -1,7 +1,7 @@
 // A cheap guard run before the recursive parser: brackets nested deeper than
 // `maxNestingDepth` are cut out of the token stream (and reported once), so a file of
 // 10,000 `{` can never exhaust the call stack.
-import type { IToken } from 'chevrotain';
+import type { IToken } from './chevrotain.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { endOf, type LineMap } from './positions.ts';
 import { LBracket, LCurly, LParen, RBracket, RCurly, RParen } from './tokens.ts';

@@ -5,7 +5,7 @@
 // diagnostic in the user's terms ("expected a value after '=' but found '}'") and carries on.
 // Text that fits no statement is skipped up to the next statement start or closing brace
 // (the `junk` rule), so one run reports every problem in the file.
-import { EmbeddedActionsParser, EOF, tokenMatcher, type IOrAlt, type IToken, type OrMethodOpts } from 'chevrotain';
+import { EmbeddedActionsParser, EOF, tokenMatcher, type IOrAlt, type IToken, type OrMethodOpts } from './chevrotain.ts';
 import type {
   Argument,
   Block,

@@ -1,6 +1,6 @@
 // The token types of .vpl. Order in `allTokens` matters: chevrotain tries patterns in order
 // and takes the first that matches, so longer or more specific forms come first.
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import { createToken, Lexer, type TokenType } from './chevrotain.ts';
 
 // ---- categories (never matched directly)
 /** Anything usable where a name is expected: identifiers and every keyword. */

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkFile } from '../../compiler/check/index.ts';
 import { graphFigures } from '../../compiler/figures.ts';
-import { emitProgram } from '../../compiler/program/emit.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
@@ -23,7 +22,7 @@ export function registerCompile(program: Command, context: CommandContext): void
     .argument('[overrides...]', 'key=value overrides (lora.rank=8)')
     .requiredOption('--out <dir>', 'folder to write the program to')
     .option('--tiny', 'use random-initialised small versions of the model families (no weights needed)')
-    .action((file: string, rest: string[], options: { out: string; tiny?: boolean }) => {
+    .action(async (file: string, rest: string[], options: { out: string; tiny?: boolean }) => {
       const { terminal } = context;
       const { files, overrides } = splitArguments(rest);
       if (files.length > 0) {
@@ -39,13 +38,14 @@ export function registerCompile(program: Command, context: CommandContext): void
         context.setExitCode(ExitCode.diagnostics);
         return;
       }
-      const { lowered, problem } = lowerForCommand(result.plan, { tiny: options.tiny === true });
+      const { lowered, problem } = await lowerForCommand(result.plan, { tiny: options.tiny === true });
       if (!lowered) {
         write(terminal.err, `${displayFile(file, terminal.cwd)}: error VPL6001: ${problem}`);
         context.setExitCode(ExitCode.diagnostics);
         return;
       }
       const out = path.resolve(terminal.cwd, options.out);
+      const { emitProgram } = await import('../../compiler/program/emit.ts');
       const json = emitProgram(lowered.program, out);
       const state = new Set(lowered.trainable.map((p) => p.name));
       write(terminal.out, `compiled ${result.plan.name} to ${displayFile(out, terminal.cwd)} (program ${json.hash.slice(0, 12)})`);

@@ -23,7 +23,7 @@ export function registerExplain(program: Command, context: CommandContext): void
     .option('--json', 'print the plan and figures as JSON')
     .option('--graph', 'also compile the pipeline and report each graph: nodes, FLOPs, peak activation memory')
     .option('--tiny', 'with --graph: use random-initialised small versions of the model families')
-    .action((file: string, rest: string[], options: { json?: boolean; graph?: boolean; tiny?: boolean }) => {
+    .action(async (file: string, rest: string[], options: { json?: boolean; graph?: boolean; tiny?: boolean }) => {
       const { terminal } = context;
       const { files, overrides } = splitArguments(rest);
       if (files.length > 0) {
@@ -40,7 +40,7 @@ export function registerExplain(program: Command, context: CommandContext): void
         return;
       }
       const figures = derivedFigures(result.plan);
-      const graphs = options.graph ? compiledFigures(result.plan, options.tiny === true) : undefined;
+      const graphs = options.graph ? await compiledFigures(result.plan, options.tiny === true) : undefined;
       if (options.json) {
         const { spans: _spans, ...plan } = result.plan;
         write(terminal.out, JSON.stringify({ plan, figures, ...(graphs ? { graphs } : {}) }, null, 2));
@@ -75,8 +75,8 @@ interface CompiledFigures {
   graphs?: GraphFigures[];
 }
 
-function compiledFigures(plan: Plan, tiny: boolean): CompiledFigures {
-  const { lowered, problem } = lowerForCommand(plan, { tiny });
+async function compiledFigures(plan: Plan, tiny: boolean): Promise<CompiledFigures> {
+  const { lowered, problem } = await lowerForCommand(plan, { tiny });
   if (!lowered) return { tiny, problem };
   const state = new Set(lowered.trainable.map((p) => p.name));
   const isState = (name: string) => state.has(name) || name.startsWith('adam.') || name.startsWith('acc.');
