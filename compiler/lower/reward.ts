@@ -11,6 +11,15 @@
 //                 clipping, [gradient accumulation], AdamW; remat of UNet/VAE/CLIP segments when
 //                 plan.train.remat. With decode_og, k = 1 and the decoded latents are the
 //                 one-step x0 estimate instead of the final latents.
+//                 backprop = random (VADER's `rand`): train_step holds ALL the sampler steps
+//                 (k = steps, no sample_step runs before it) and each step's guided UNet output
+//                 passes a gradient gate eps = g_i * eps + (1 - g_i) * stopGradient(eps), g_i =
+//                 grad_gate[i]. The forward value is unchanged (bitwise: 1*e + 0*e = e); steps
+//                 with g_i = 0 contribute no gradient, so the LoRA gradient equals that of last(steps
+//                 - c) at the drawn cutoff c. Why one gated graph: one train graph per k would be
+//                 `steps` graphs (25 for VideoCrafter2) to compile, load and keep; the price is that
+//                 every micro-step pays the forward+backward (and activation memory) of backprop =
+//                 all, since onnxruntime still runs the zeroed backward nodes (use train.remat).
 //
 // Interface naming (stable; the runtime drives the graphs by these names):
 //   state       every LoRA factor `<module>.lora_A.weight` / `.lora_B.weight` (graph inputs of
@@ -22,13 +31,18 @@
 //               same stacked over the k steps (timesteps [k], alphas_t [k], ... noise [k, B, C,
 //               T, h, w]), context / uncond_context [B, L, D], text_embed [B, E] (when a
 //               reward needs text), frame_indices [n] int64, lr float32 [], apply bool [] (when
-//               accumulate > 1), seed / dropout_step int64 [] (when LoRA dropout > 0).
+//               accumulate > 1), seed / dropout_step int64 [] (when LoRA dropout > 0),
+//               grad_gate float32 [steps] (backprop = random only): per micro-step the runtime
+//               draws the cutoff c uniformly in [0, steps) and feeds grad_gate[i] = i >= c ? 1 : 0
+//               (one draw for the micro-step's batch, as VADER draws once per sampling call);
+//               fractional values scale a step's gradient.
 //   outputs     sample_step: latents_out, x0. train_step: loss, reward.<name> (mean reward),
 //               loss.<name> (unweighted), grad_norm, frames (the decoded frames [B n, 3, H, W]),
 //               and the state outputs.
 // Per-step numbers come from stdlib/samplers ddimSchedule(steps, {eta, useScale}) in sampling
-// order: sample_step runs entries 0..steps-k-1, train_step gets entries steps-k..steps-1.
-import { differentiate } from '../autodiff/grad.ts';
+// order: sample_step runs entries 0..steps-k-1, train_step gets entries steps-k..steps-1
+// (backprop = random: k = steps, train_step gets every entry and the latents are N(0,1)).
+import { differentiate, stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
@@ -89,8 +103,10 @@ export interface LoweredProgram {
   trainable: ParameterInfo[];
   /** Per-step numbers of the sampler, in sampling order. */
   sampler: DdimStepParams[];
-  /** Steps with gradient (in train_step). */
+  /** Steps with gradient (in train_step); with gradGate, the steps train_step holds (all). */
   backpropSteps: number;
+  /** backprop = random: train_step has the `grad_gate` input (see the top comment). */
+  gradGate?: boolean;
   /** Latent frames decoded per video. */
   decodedFrames: number;
   interfaces: Record<string, GraphInterface>;
@@ -147,10 +163,14 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   }
   const steps = sampler.steps;
   let k: number;
+  let gated = false;
   if (objective.decode_og) k = 1;
   else if (objective.backprop.mode === 'last') k = Math.min(objective.backprop.k, steps);
   else if (objective.backprop.mode === 'all') k = steps;
-  else throw new LoweringError("backprop = random (cutoff drawn per video) is not lowered yet: use last(k) or all");
+  else {
+    k = steps;
+    gated = true;
+  }
 
   const params = new ParameterStore({
     seed: plan.train.seed,
@@ -251,13 +271,18 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const accumulate = plan.train.accumulate;
     const apply = accumulate > 1 ? b.input('apply', [], 'bool') : undefined;
     const rng = plan.lora.dropout > 0 ? { seed: b.input('seed', [], 'int64'), step: b.input('dropout_step', [], 'int64') } : undefined;
+    const gate = gated ? b.input('grad_gate', [k]) : undefined;
     const { nn } = loraNN(b, rng);
     const at = (v: Value, i: number) => b.reshape(b.slice(v, 0, i, i + 1), []);
     let x0: Value | undefined;
     for (let i = 0; i < k; i++) {
       // no per-step scope: parameter names come from the scope, and every step uses the same weights
       {
-        const eps = guidedEps(nn, x, at(timesteps, i), context, uncond);
+        let eps = guidedEps(nn, x, at(timesteps, i), context, uncond);
+        if (gate) {
+          const g = b.cast(at(gate, i), eps.dtype);
+          eps = b.add(b.mul(eps, g), b.mul(stopGradient(b, eps), b.sub(b.scalarLike(g, 1), g)));
+        }
         const r = ddimStep(b, {
           x_t: x,
           eps,
@@ -327,10 +352,10 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   const program: Program = {
     name: plan.name,
     graphs: { text_encode: text, sample_step: sample, train_step: train },
-    schedule: rewardSchedule(plan, steps, k, trainable, useCfg, needsText),
+    schedule: rewardSchedule(plan, steps, k, trainable, useCfg, needsText, gated),
     weights: weightManifest(params),
   };
-  return { program, params, lora: dedupe(loraModules), trainable, sampler: schedule, backpropSteps: k, decodedFrames: decode.count, interfaces };
+  return { program, params, lora: dedupe(loraModules), trainable, sampler: schedule, backpropSteps: k, ...(gated ? { gradGate: true } : {}), decodedFrames: decode.count, interfaces };
 }
 
 function dedupe(modules: LoraModule[]): LoraModule[] {
@@ -366,6 +391,7 @@ function docOf(name: string): string {
     uncond_context: 'output: text_encode/context of the empty prompt',
     text_embed: 'output: text_encode/text_embed of the prompts',
     frame_indices: 'random/fixed: latent frames to decode (objective.decode)',
+    grad_gate: 'random cutoff (backprop = random): c ~ U{0..steps-1} per micro-step; grad_gate[i] = i >= c ? 1 : 0',
     lr: 'learning rate of this optimizer step (warm-up applied by the runtime)',
     apply: 'accumulation: true on the last micro-step of a window',
     seed: 'LoRA dropout seed',
@@ -379,7 +405,7 @@ function docOf(name: string): string {
   return docs[name] ?? '';
 }
 
-function rewardSchedule(plan: Plan, steps: number, k: number, trainable: ParameterInfo[], useCfg: boolean, needsText: boolean): ScheduleEntry[] {
+function rewardSchedule(plan: Plan, steps: number, k: number, trainable: ParameterInfo[], useCfg: boolean, needsText: boolean, gated = false): ScheduleEntry[] {
   const state = Object.fromEntries(trainable.map((p) => [p.name, `state:${p.name}`]));
   const sampler = plan.sampler as Extract<Plan['sampler'], { name: 'ddim' }>;
   const stepFeeds = (i: string): Record<string, string> => ({
@@ -409,7 +435,9 @@ function rewardSchedule(plan: Plan, steps: number, k: number, trainable: Paramet
   }
   entries.push({
     graph: 'train_step',
-    when: `every micro-step: sampler steps ${steps - k}..${steps - 1} with gradient, decode, reward, update`,
+    when: gated
+      ? `every micro-step: sampler steps 0..${steps - 1}, gradient from a random cutoff (grad_gate), decode, reward, update`
+      : `every micro-step: sampler steps ${steps - k}..${steps - 1} with gradient, decode, reward, update`,
     feeds: {
       latents: steps - k > 0 ? 'output:sample_step/latents_out' : 'random:normal',
       timesteps: `sampler:ddim[${steps - k}..${steps - 1}].t`,
@@ -421,6 +449,7 @@ function rewardSchedule(plan: Plan, steps: number, k: number, trainable: Paramet
       ...(useCfg ? { uncond_context: 'output:text_encode(empty)/context' } : {}),
       ...(needsText ? { text_embed: 'output:text_encode/text_embed' } : {}),
       frame_indices: `decode:${plan.objective.name === 'reward' ? JSON.stringify(plan.objective.decode) : ''}`,
+      ...(gated ? { grad_gate: `random:cutoff c in [0, ${steps}); grad_gate[i] = i >= c ? 1 : 0` } : {}),
       lr: 'optimizer:lr',
       'adam.step': 'state:adam.step',
       ...state,

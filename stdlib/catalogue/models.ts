@@ -43,7 +43,7 @@ export const modelCommonParams: readonly ParamSpec[] = [
   { name: 'vae', doc: 'Autoencoder between pixels and latents.', type: { kind: 'component', of: 'vae' } },
 ];
 
-const unetTargets = ['attn.q', 'attn.k', 'attn.v', 'attn.out', 'temporal_attn.q', 'temporal_attn.k', 'temporal_attn.v', 'temporal_attn.out', 'ff', 'linear', 'conv'] as const;
+const unetTargets = ['attn.q', 'attn.k', 'attn.v', 'attn.out', 'temporal_attn.q', 'temporal_attn.k', 'temporal_attn.v', 'temporal_attn.out', 'ff', 'linear', 'conv', 'proj'] as const;
 const stditTargets = ['qkv', 'q_linear', 'kv_linear', 'proj', 'mlp', 'linear'] as const;
 
 const svdParams: readonly ParamSpec[] = [

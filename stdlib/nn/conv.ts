@@ -20,6 +20,32 @@ export interface ConvLayerOptions {
   trainable?: boolean;
 }
 
+/** What a conv hook learns about the layer it runs in (resolved attributes, ONNX forms). */
+export interface ConvLayerInfo {
+  /** Module path (b.scope inside the layer). */
+  path: string;
+  in: number;
+  out: number;
+  kernel: number[];
+  strides: number[];
+  /** [begin..., end...]. */
+  pads: number[];
+  dilations: number[];
+  groups: number;
+  /**
+   * 'channels-last': a pointwise projection whose checkpoint weight is a 1x1 conv but which is
+   * computed as a matmul over the last axis (x [..., in], y [..., out]; kernel all 1, stride 1,
+   * no padding). Default: x [N, in, ...spatial], y [N, out, ...spatial'].
+   */
+  layout?: 'channels-first' | 'channels-last';
+}
+
+/**
+ * A hook that may add to a convolution's output (LoRA, stdlib/nn/lora.ts), the conv twin of
+ * linear's `linearHook`. Set it as `convHook` on the NN object; it runs inside the layer's scope.
+ */
+export type ConvHook = (nn: NN, x: Value, y: Value, layer: ConvLayerInfo) => Value;
+
 /** A convolution over the last `spatial` axes of x [N, C, ...]. */
 export function conv(nn: NN, name: string, x: Value, spatial: number, options: ConvLayerOptions): Value {
   const { b } = nn;
@@ -50,7 +76,9 @@ export function conv(nn: NN, name: string, x: Value, spatial: number, options: C
       (options.bias ?? true)
         ? parameter(nn, 'bias', [options.out], { init: options.biasInit ?? init.fanInUniform(fans(shape).fanIn), dtype: x.dtype, trainable: options.trainable })
         : undefined;
-    return b.conv(x, weight, bias, { strides, pads, dilations, group: groups });
+    const y = b.conv(x, weight, bias, { strides, pads, dilations, group: groups });
+    const hook = (nn as NN & { convHook?: ConvHook }).convHook;
+    return hook ? hook(nn, x, y, { path: b.scope, in: channels, out: options.out, kernel, strides, pads, dilations, groups }) : y;
   });
 }
 

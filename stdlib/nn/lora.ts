@@ -1,26 +1,37 @@
-// LoRA on linear layers: y = W x + b + (alpha / rank) * B (A dropout(x)), A [rank, in]
-// kaiming-uniform (a = sqrt 5, PEFT's default), B [out, rank] zeros, so an adapted model starts
-// exactly equal to the base model. A and B are trainable parameters (graph inputs) named
-// `<module path>.lora_A.weight` / `.lora_B.weight`; with the prefix `base_model.model.` (peftKey)
-// these are PEFT's state-dict keys.
+// LoRA on linear and conv layers.
+//   linear: y = W x + b + (alpha / rank) * B (A dropout(x)), A [rank, in] kaiming-uniform
+//           (a = sqrt 5, PEFT's default), B [out, rank] zeros.
+//   conv:   y = conv(x; W) + (alpha / rank) * conv1x1(conv(dropout(x); A); B) with A [rank, in, k...]
+//           sharing the layer's kernel, stride, padding and dilation (kaiming-uniform over
+//           fan_in = in * prod(k)) and B [out, rank, 1...] zeros (PEFT's LoRA Conv layout).
+// B starts at zero, so an adapted model starts exactly equal to the base model. A and B are
+// trainable parameters (graph inputs) named `<module path>.lora_A.weight` / `.lora_B.weight`;
+// with the prefix `base_model.model.` (peftKey) these are PEFT's state-dict keys. For a conv
+// (groups 1), W + scale * B A is mergeLora on the weights flattened to [out, in * prod(k)].
 //
-// Which layers: a plan's targets (`attn.q`, `temporal_attn.v`, `ff`, ...) are resolved through
-// the family's mapping table to patterns over module paths (the UNet builder's scope path,
-// which are the checkpoint keys). Layers are adapted through the `linearHook` of stdlib/nn/linear.
+// Which layers: a plan's targets (`attn.q`, `temporal_attn.v`, `ff`, `conv`, ...) are resolved
+// through the family's mapping table to patterns over module paths (the UNet builder's scope
+// path, which are the checkpoint keys). Layers are adapted through the `linearHook` of
+// stdlib/nn/linear and the `convHook` of stdlib/nn/conv. The targets `linear` and `conv` match by
+// layer kind (every linear / every conv); the others by path, whatever the layer kind.
 //
 // unet3d (VideoCrafter2 lvdm naming, stdlib/models/unet3d/unet.ts):
 //   spatial transformers  input_blocks.N.1 | middle_block.1 | output_blocks.N.1
 //   temporal transformers input_blocks.N.2 | middle_block.2 | output_blocks.N.2 | init_attn.0
-//   inside: transformer_blocks.D.{attn1 (self), attn2 (cross; self in temporal ones)}.{to_q,to_k,to_v,to_out.0},
-//           ff.net.0.proj, ff.net.2
+//   inside: proj_in, transformer_blocks.D.{attn1 (self), attn2 (cross; self in temporal ones)}.{to_q,to_k,to_v,to_out.0},
+//           ff.net.0.proj, ff.net.2, proj_out
 //   attn.q             -> <spatial>.transformer_blocks.D.attn{1,2}.to_q
 //   temporal_attn.q    -> <temporal>.transformer_blocks.D.attn{1,2}.to_q      (k, v, out alike)
 //   ff                 -> <any transformer>.transformer_blocks.D.ff.net.{0.proj,2}
-//   linear             -> every nn.Linear the model builds through `linear` (time/fps MLPs,
-//                         emb_layers, attention, ff). proj_in/proj_out are `pointwise` layers
-//                         that do not pass the hook, and `conv` has no LoRA yet.
+//   proj               -> <any transformer>.proj_{in,out}: nn.Linear with use_linear, else (and
+//                         always in init_attn) 1x1 Conv2d/Conv1d, adapted as convs
+//   linear             -> every nn.Linear (time/fps MLPs, emb_layers, attention, ff, linear proj_in/out)
+//   conv               -> every conv (input/output convs, ResBlock convs and skips, down/up
+//                         sampling, temporal conv3d (3,1,1), conv proj_in/proj_out)
+// T2V-Turbo's "every linear and conv" is targets = [linear, conv].
 import type { Value } from '../../compiler/ir/graph.ts';
 import { hashCounters, noiseKey } from '../../compiler/optim/random.ts';
+import type { ConvHook, ConvLayerInfo } from './conv.ts';
 import type { LinearHook } from './linear.ts';
 import { init, type NN, parameter } from './parameters.ts';
 import { hashString } from './random.ts';
@@ -45,7 +56,9 @@ export const loraTargetTables: Record<string, Record<string, RegExp[]>> = {
     ...Object.fromEntries(Object.entries(proj).map(([k, p]) => [`attn.${k}`, [at(`${SPATIAL}${BLOCK}\\.attn[12]\\.${p}`)]])),
     ...Object.fromEntries(Object.entries(proj).map(([k, p]) => [`temporal_attn.${k}`, [at(`${TEMPORAL}${BLOCK}\\.attn[12]\\.${p}`)]])),
     ff: [at(String.raw`transformer_blocks\.\d+\.ff\.net\.(?:0\.proj|2)`)],
+    proj: [at(String.raw`proj_(?:in|out)`)],
     linear: [/.*/],
+    conv: [/.*/],
   },
   // Open-Sora STDiT3 names (the model is not built yet; the table is here for the checker's targets).
   stdit3: {
@@ -59,27 +72,35 @@ export const loraTargetTables: Record<string, Record<string, RegExp[]>> = {
 };
 loraTargetTables.svd_unet = loraTargetTables.unet3d;
 
-/** The target (plan name) that adapts the linear at `path`, or undefined. Unknown targets throw. */
-export function loraMatcher(family: string, targets: readonly string[]): (path: string) => string | undefined {
+/** The kind of layer a hook adapts. */
+export type LoraLayerKind = 'linear' | 'conv';
+
+/** Targets that only apply to one kind of layer (in every family); the others apply to both. */
+export const loraTargetKinds: Readonly<Record<string, LoraLayerKind>> = { linear: 'linear', conv: 'conv' };
+
+/**
+ * The target (plan name) that adapts the layer at `path` of the given kind, or undefined.
+ * Unknown targets throw.
+ */
+export function loraMatcher(family: string, targets: readonly string[]): (path: string, kind?: LoraLayerKind) => string | undefined {
   const table = loraTargetTables[family];
   if (!table) throw new Error(`LoRA: no target table for model family '${family}'`);
   const rules = targets.map((t) => {
     const patterns = table[t];
-    if (!patterns) {
-      if (t === 'conv') throw new Error(`LoRA target 'conv' is not supported yet (LoRA is injected into linear layers only)`);
-      throw new Error(`LoRA: '${t}' is not a target of the ${family} family (known: ${Object.keys(table).join(', ')})`);
-    }
-    return { target: t, patterns };
+    if (!patterns) throw new Error(`LoRA: '${t}' is not a target of the ${family} family (known: ${Object.keys(table).join(', ')})`);
+    return { target: t, patterns, kind: loraTargetKinds[t] as LoraLayerKind | undefined };
   });
-  return (path) => rules.find((r) => r.patterns.some((p) => p.test(path)))?.target;
+  return (path, kind = 'linear') => rules.find((r) => (r.kind === undefined || r.kind === kind) && r.patterns.some((p) => p.test(path)))?.target;
 }
 
 export interface LoraModule {
-  /** Module path (the linear's scope). */
+  /** Module path (the layer's scope). */
   path: string;
   target: string;
   in: number;
   out: number;
+  /** Conv layers only: the kernel; A is [rank, in, ...kernel], B [out, rank, 1...]. */
+  kernel?: number[];
   /** Parameter (graph input) names. */
   a: string;
   b: string;
@@ -101,10 +122,10 @@ export function loraScale(config: Pick<LoraConfig, 'rank' | 'alpha'>): number {
 }
 
 /**
- * An NN that adapts the targeted linears of whatever is built with it. `modules` lists the
- * adapted layers (once each, in build order).
+ * An NN that adapts the targeted linears and convs of whatever is built with it. `modules` lists
+ * the adapted layers (once each, in build order).
  */
-export function withLora(nn: NN, options: LoraOptions): { nn: NN & { linearHook: LinearHook }; modules: LoraModule[] } {
+export function withLora(nn: NN, options: LoraOptions): { nn: NN & { linearHook: LinearHook; convHook: ConvHook }; modules: LoraModule[] } {
   const match = loraMatcher(options.family, options.targets);
   const modules: LoraModule[] = [];
   const seen = new Set<string>();
@@ -112,7 +133,7 @@ export function withLora(nn: NN, options: LoraOptions): { nn: NN & { linearHook:
   if (!(options.rank >= 1) || !Number.isInteger(options.rank)) throw new Error(`LoRA rank must be a positive integer, got ${options.rank}`);
   if (options.dropout < 0 || options.dropout >= 1) throw new Error(`LoRA dropout must be in [0, 1), got ${options.dropout}`);
   const hook: LinearHook = (inner, x, y, layer) => {
-    const target = match(layer.path);
+    const target = match(layer.path, 'linear');
     if (!target) return y;
     const { b } = inner;
     const r = options.rank;
@@ -131,7 +152,41 @@ export function withLora(nn: NN, options: LoraOptions): { nn: NN & { linearHook:
       return b.add(y, b.mul(h, b.scalarLike(h, scale)));
     });
   };
-  return { nn: { ...nn, linearHook: hook }, modules };
+  const convHook: ConvHook = (inner, x, y, layer) => {
+    const target = match(layer.path, 'conv');
+    if (!target) return y;
+    const { b } = inner;
+    const r = options.rank;
+    const channelsLast = layer.layout === 'channels-last';
+    if (layer.groups !== 1) throw new Error(`LoRA: ${layer.path} is a grouped convolution (${layer.groups} groups); LoRA adapts ungrouped convs only`);
+    if (channelsLast && !isPointwise(layer)) throw new Error(`LoRA: ${layer.path}: a channels-last conv must be 1x1, stride 1, unpadded`);
+    const ones = layer.kernel.map(() => 1);
+    const a = b.within('lora_A', () => parameter(inner, 'weight', [r, layer.in, ...layer.kernel], { init: init.kaimingUniform(), dtype: 'float32', trainable: true }));
+    const bw = b.within('lora_B', () => parameter(inner, 'weight', [layer.out, r, ...ones], { init: init.zeros(), dtype: 'float32', trainable: true }));
+    if (!seen.has(layer.path)) {
+      seen.add(layer.path);
+      modules.push({ path: layer.path, target, in: layer.in, out: layer.out, kernel: [...layer.kernel], a: a.name, b: bw.name });
+    }
+    return b.within('lora', () => {
+      let h = x;
+      if (options.dropout > 0 && options.dropoutRng) h = loraDropout(inner, h, options.dropout, options.dropoutRng, layer.path);
+      const av = b.cast(a, h.dtype);
+      const bv = b.cast(bw, h.dtype);
+      if (channelsLast) {
+        h = b.matmul(h, b.transpose(b.reshape(av, [r, layer.in]), [1, 0]));
+        h = b.matmul(h, b.transpose(b.reshape(bv, [layer.out, r]), [1, 0]));
+      } else {
+        h = b.conv(h, av, undefined, { strides: layer.strides, pads: layer.pads, dilations: layer.dilations });
+        h = b.conv(h, bv);
+      }
+      return b.add(y, b.mul(h, b.scalarLike(h, scale)));
+    });
+  };
+  return { nn: { ...nn, linearHook: hook, convHook }, modules };
+}
+
+function isPointwise(layer: ConvLayerInfo): boolean {
+  return layer.kernel.every((k) => k === 1) && layer.strides.every((s) => s === 1) && layer.pads.every((p) => p === 0);
 }
 
 /** Inverted dropout with a keep mask hashed from (seed, step, module path). */
@@ -150,7 +205,9 @@ export function peftKey(name: string, prefix = 'base_model.model.'): string {
 
 /**
  * Merge LoRA into a base weight for sampling: W + scale * B A (all row-major float32;
- * W [out, in], A [rank, in], B [out, rank]). Returns a new array.
+ * W [out, in], A [rank, in], B [out, rank]). Returns a new array. For an (ungrouped) conv pass
+ * in = in * prod(kernel): W [out, in, k...], A [rank, in, k...] and B [out, rank, 1...] are
+ * exactly those matrices in row-major order.
  */
 export function mergeLora(weight: Float32Array, a: Float32Array, bw: Float32Array, shape: { out: number; in: number; rank: number }, scale: number): Float32Array {
   const { out, rank } = shape;

@@ -30,7 +30,7 @@ describe('LoRA targets (unet3d)', () => {
     expect(m('unet.time_embed.0')).toBeUndefined();
     expect(loraMatcher('unet3d', ['linear'])('unet.time_embed.0')).toBe('linear');
     expect(() => loraMatcher('unet3d', ['attn.x'])).toThrow(/not a target/);
-    expect(() => loraMatcher('unet3d', ['conv'])).toThrow(/not supported/);
+    expect(loraMatcher('unet3d', ['conv'])('unet.input_blocks.0.0', 'conv')).toBe('conv');
   });
 });
 

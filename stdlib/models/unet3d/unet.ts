@@ -13,6 +13,7 @@ import type { Value } from '../../../compiler/ir/graph.ts';
 import { formatShape } from '../../../compiler/ir/graph.ts';
 import { ShapeError } from '../../../compiler/ir/ops.ts';
 import { attention, conv2d, conv3d, feedForward, groupNorm, init, layerNorm, linear, type NN, silu, sinusoidalTimestepEmbedding, upsampleNearest } from '../../nn/index.ts';
+import type { ConvHook } from '../../nn/conv.ts';
 import { channelsFirst, channelsLast, framesBack, framesFirst, pointwise, repeatInterleave } from '../common.ts';
 import { headsAt, type UNet3DConfig, unetSizeMultiple } from './config.ts';
 
@@ -210,6 +211,23 @@ export function temporalConvBlock(nn: NN, config: Pick<UNet3DConfig, 'normGroups
   });
 }
 
+/**
+ * A transformer's proj_in / proj_out on [..., in]: an nn.Linear (use_linear; through `linear`, so
+ * the linear hook sees it) or a 1x1 Conv1d/Conv2d stored as such and computed as a matmul over
+ * the last axis (through the conv hook, channels-last). Same parameters either way.
+ */
+function projection(nn: NN, name: string, x: Value, options: { out: number; convDims: 0 | 1 | 2; zeroInit?: boolean }): Value {
+  const { b } = nn;
+  const { out, convDims } = options;
+  if (convDims === 0) return linear(nn, name, x, { out, ...(options.zeroInit ? { weightInit: init.zeros(), biasInit: init.zeros() } : {}) });
+  const y = pointwise(nn, name, x, options);
+  const hook = (nn as NN & { convHook?: ConvHook }).convHook;
+  if (!hook) return y;
+  const ones = Array<number>(convDims).fill(1);
+  const layer = { in: x.shape[x.rank - 1], out, kernel: ones, strides: ones, pads: [...ones, ...ones].fill(0), dilations: ones, groups: 1, layout: 'channels-last' as const };
+  return b.within(name, () => hook(nn, x, y, { path: b.scope, ...layer }));
+}
+
 /** BasicTransformerBlock: self-attention, cross-attention (self when no context), GEGLU FF. */
 function transformerBlock(nn: NN, name: string, x: Value, heads: number, dimHead: number, context: Value | undefined): Value {
   const { b } = nn;
@@ -230,9 +248,9 @@ function spatialTransformer(ctx: Ctx, name: string, x: Value, heads: number, dim
       const inner = heads * dimHead;
       const convDims = config.useLinear ? 0 : 2;
       let h = channelsLast(nn, groupNorm(nn, 'norm', x, { groups: config.normGroups, eps: 1e-6 }));
-      h = pointwise(nn, 'proj_in', h, { out: inner, convDims });
+      h = projection(nn, 'proj_in', h, { out: inner, convDims });
       for (let d = 0; d < config.transformerDepth; d++) h = transformerBlock(nn, `transformer_blocks.${d}`, h, heads, dimHead, ctx.context);
-      h = pointwise(nn, 'proj_out', h, { out: channels, convDims, zeroInit: config.zeroInit });
+      h = projection(nn, 'proj_out', h, { out: channels, convDims, zeroInit: config.zeroInit });
       return b.add(channelsFirst(nn, h, height, width), x);
     }),
   );
@@ -251,9 +269,9 @@ function temporalTransformerOnFrames(ctx: Ctx, name: string, x: Value, heads: nu
       const normed = groupNorm(nn, 'norm', video, { groups: config.normGroups, eps: 1e-6 });
       // 'b c t h w -> (b h w) t c'
       let h = b.reshape(b.transpose(normed, [0, 3, 4, 2, 1]), [batch * height * width, frames, channels]);
-      h = pointwise(nn, 'proj_in', h, { out: inner, convDims });
+      h = projection(nn, 'proj_in', h, { out: inner, convDims });
       for (let d = 0; d < depth; d++) h = transformerBlock(nn, `transformer_blocks.${d}`, h, heads, dimHead, undefined);
-      h = pointwise(nn, 'proj_out', h, { out: channels, convDims, zeroInit: config.zeroInit });
+      h = projection(nn, 'proj_out', h, { out: channels, convDims, zeroInit: config.zeroInit });
       const back = b.transpose(b.reshape(h, [batch, height, width, frames, channels]), [0, 4, 3, 1, 2]);
       return framesFirst(nn, b.add(back, video));
     }),

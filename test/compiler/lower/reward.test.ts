@@ -146,7 +146,7 @@ describe('reward objective lowering (tiny, brightness)', () => {
 
 describe('reward objective lowering (tiny, demo mix, dropout, accumulation, remat)', () => {
   it('lowers the demo mix and runs one micro-step', async () => {
-    const p = plan(['train.accumulate=2', 'train.remat=true', 'sampler.eta=0']);
+    const p = plan(['train.accumulate=2', 'train.remat=true', 'sampler.eta=0', 'lora.dropout=0.01', 'objective.reward=1.0 * tiny_text_align + 0.2 * brightness']);
     expect(p.lora.dropout).toBeGreaterThan(0);
     const low = lowerReward(p, { tiny: true });
     const train = low.program.graphs.train_step;

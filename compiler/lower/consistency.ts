@@ -1,0 +1,522 @@
+// Lowering of the consistency objective (T2V-Turbo, METHODS.md section 2): Plan -> Program.
+//
+//   text_encode       tokens [B, L] int64 -> context [B, L, D], text_embed [B, E]. Frozen; run for
+//                     the captions and once for the empty prompt (-> uncond_context).
+//   encode_video      video [B, 3, F, H, W] in [-1, 1], noise [B, C, T, h, w] -> z0 = (mean +
+//                     exp(logvar / 2) noise) * scale_factor (a draw of the VAE posterior; zero
+//                     noise gives the mean). Frozen.
+//   train_step        one consistency-distillation step with reward feedback:
+//                       z_s    = sqrt(a_s) z0 + sqrt(1 - a_s) eps
+//                       e_hat  = student(z_s, t_s, text, fps, w)       UNet + LoRA + W_proj emb
+//                       x0_hat = (z_s - sqrt(1 - a_s) e_hat) / sqrt(a_s)
+//                       pred   = c_skip(t_s) z_s + c_out(t_s) x0_hat
+//                       teacher (frozen base UNet: no LoRA, no guidance embedding), one batched
+//                       call on [uncond; cond]: x0 = x0_c + w (x0_c - x0_u), eps likewise
+//                       x_prev = sqrt(a_e) x0 + sqrt(1 - a_e) eps       (DDIM, eta 0, to t_e)
+//                       target = stopGradient(c_skip(t_e) x_prev + c_out(t_e) x0_student(x_prev, t_e, w))
+//                       L_cd   = mean(sqrt((pred - target)^2 + c^2) - c)  (huber(c))  | mean((pred - target)^2)  (l2)
+//                       L      = L_cd + sum_i beta_i loss_i(R_i)         rewardMix's loss forms, on
+//                                the VAE decode of `pred` (the student's one-step x0): image rewards
+//                                on the frames `frame_indices` (objective.decode), video rewards on
+//                                n evenly strided frames (n = the reward's `frames`, else all).
+//                     gradients into the LoRA factors and W_proj, [accumulation], global-norm
+//                     clipping, AdamW; remat of UNet/VAE/CLIP segments when plan.train.remat.
+//   consistency_step  one step of the multistep consistency sampler (no CFG: w embedded), see
+//                     stdlib/samplers/consistency-sampler.ts.
+//
+// Sign convention: rewardMix returns sum_i beta_i loss_i with loss_i the reward's own loss form
+// (hps: mean(1 - r), viclip and analytic rewards: -mean(r), ...), so L = L_cd - sum_i beta_i R_i
+// up to constants, which is METHODS.md's L = L_CD - b_img R_img - b_vid R_vid.
+//
+// Interface naming (stable; the runtime drives the graphs by these names):
+//   state     LoRA factors `<module>.lora_A.weight` / `.lora_B.weight`, the guidance projection
+//             `guidance_embedding.weight` [modelChannels, 256] (zero-initialised, trainable; when
+//             objective.guidance_embedding), AdamW `adam.m.<p>`, `adam.v.<p>`, `adam.step` (int64
+//             []), `acc.<p>` when accumulate > 1. train_step outputs the next state as `<name>_out`.
+//   per step  z0, eps [B, C, T, h, w]; t_s, t_e, alpha_s, alpha_e, c_skip_s, c_out_s, c_skip_e,
+//             c_out_e float32 [B] (cdStepNumbers(plan, n) of a grid index n drawn per video);
+//             guidance [B] (w: guidanceScale(plan, u)); context / uncond_context [B, L, D];
+//             text_embed [B, E] (when a reward needs text); frame_indices [k] int64 (when an image
+//             reward is mixed in); lr float32 []; apply bool [] (accumulate > 1); seed /
+//             dropout_step int64 [] (LoRA dropout > 0).
+//   outputs   loss, loss.cd, reward.<name>, loss.<name>, grad_norm, frames (decoded image-reward
+//             frames [B k, 3, H, W], when there are image rewards), the state outputs.
+//
+// Not done: the EMA target network (objective.ema > 0 is refused; the student is its own target,
+// as in the shipped pipelines); LoRA on convs (stdlib/nn/lora.ts injects into linears only).
+import { differentiate, stopGradient } from '../autodiff/grad.ts';
+import { Builder } from '../ir/builder.ts';
+import { Graph, type Shape, type Value } from '../ir/graph.ts';
+import { accumulateWithFlag } from '../optim/accumulate.ts';
+import { adamw } from '../optim/adamw.ts';
+import { clipByGlobalNorm, globalNorm } from '../optim/clip.ts';
+import { eliminateDeadCode } from '../passes/dce.ts';
+import { rematerialize } from '../passes/remat.ts';
+import type { DistancePlan, GuidancePlan, Plan, RewardTerm, SolverPlan } from '../plan.ts';
+import type { Program, ScheduleEntry, WeightManifestEntry } from '../program/program.ts';
+import { lookupComponent } from '../../stdlib/catalogue/index.ts';
+import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
+import { framesFirst } from '../../stdlib/models/common.ts';
+import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
+import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
+import { buildVaeDecoder, encodeVideo } from '../../stdlib/models/vae/index.ts';
+import { init, linear, type NN, ParameterStore, type ParameterInfo, sinusoidalTimestepEmbedding } from '../../stdlib/nn/index.ts';
+import { type LoraModule, withLora } from '../../stdlib/nn/lora.ts';
+import { rewardMix, type RewardMixResult } from '../../stdlib/rewards/mix.ts';
+import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
+import { consistencyScalings } from '../../stdlib/samplers/consistency.ts';
+import { buildConsistencyStepGraph, type ConsistencySamplerStep, consistencySamplerSchedule } from '../../stdlib/samplers/consistency-sampler.ts';
+import { type DdimStepParams, defaultAlphasCumprod } from '../../stdlib/samplers/schedule.ts';
+import { checkpointKey, type GraphInterface, type LoweredProgram, LoweringError, type LowerOptions, type TensorInterface } from './reward.ts';
+
+/** Width of the sinusoidal guidance-scale features (T2V-Turbo: 256). */
+export const GUIDANCE_EMBEDDING_DIM = 256;
+/** Name of the guidance projection W_proj [modelChannels, 256]. */
+export const GUIDANCE_PROJECTION = 'guidance_embedding.weight';
+
+export interface ConsistencyLoweredProgram extends LoweredProgram {
+  /** The teacher's solver grid (ascending): (i + 1) skip - 1. */
+  grid: number[];
+  /** The multistep sampler's numbers (consistency_step), in sampling order. */
+  consistencySampler: ConsistencySamplerStep[];
+  /** Latent frames each video reward scores (evenly strided), by reward name. */
+  videoFrames: Record<string, number[]>;
+}
+
+/** The distillation grid of the teacher solver: (i + 1) skip - 1 for i in 0..steps-1. */
+export function distillationGrid(solver: Pick<SolverPlan, 'steps' | 'skip'>): number[] {
+  return Array.from({ length: solver.steps }, (_, i) => (i + 1) * solver.skip - 1);
+}
+
+/** The train_step numbers of grid index n (feeds t_s ... c_out_e, one entry per video). */
+export interface CdStepNumbers {
+  index: number;
+  tS: number;
+  tE: number;
+  alphaS: number;
+  alphaE: number;
+  cSkipS: number;
+  cOutS: number;
+  cSkipE: number;
+  cOutE: number;
+}
+
+/** t_s = grid[n], t_e = max(t_s - skip, 0), alpha-bar at both and the boundary scalings at both. */
+export function cdStepNumbers(solver: Pick<SolverPlan, 'steps' | 'skip'>, index: number, alphas: readonly number[] = defaultAlphasCumprod()): CdStepNumbers {
+  const grid = distillationGrid(solver);
+  if (!Number.isInteger(index) || index < 0 || index >= grid.length) throw new LoweringError(`distillation grid index ${index} is not in 0..${grid.length - 1}`);
+  const tS = grid[index];
+  const tE = Math.max(tS - solver.skip, 0);
+  const s = consistencyScalings(tS);
+  const e = consistencyScalings(tE);
+  return { index, tS, tE, alphaS: alphas[tS], alphaE: alphas[tE], cSkipS: s.cSkip, cOutS: s.cOut, cSkipE: e.cSkip, cOutE: e.cOut };
+}
+
+/** The guidance scale w for a uniform draw u in [0, 1). */
+export function guidanceScale(guidance: GuidancePlan, u: number): number {
+  return guidance.mode === 'constant' ? guidance.value : guidance.min + (guidance.max - guidance.min) * u;
+}
+
+/** n evenly strided frames of `total` (floor(i total / n)). */
+export function stridedFrames(total: number, n: number): number[] {
+  const k = Math.max(1, Math.min(n, total));
+  return Array.from({ length: k }, (_, i) => Math.floor((i * total) / k));
+}
+
+/** The distance between the student's prediction and the target, as a scalar mean. */
+export function consistencyDistance(b: Builder, pred: Value, target: Value, distance: DistancePlan): Value {
+  return b.within('distance', () => {
+    const d = b.sub(pred, target);
+    const sq = b.mul(d, d);
+    if (distance.mode === 'l2') return b.reduceMean(sq, undefined, false);
+    const c = b.scalarLike(d, distance.c);
+    return b.reduceMean(b.sub(b.sqrt(b.add(sq, b.mul(c, c))), c), undefined, false);
+  });
+}
+
+/** JS reference of consistencyDistance. */
+export function consistencyDistanceReference(pred: ArrayLike<number>, target: ArrayLike<number>, distance: DistancePlan): number {
+  let sum = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const d = pred[i] - target[i];
+    sum += distance.mode === 'l2' ? d * d : Math.sqrt(d * d + distance.c * distance.c) - distance.c;
+  }
+  return sum / pred.length;
+}
+
+/** sin/cos features of 1000 w (LCM's guidance_scale_embedding: [sin, cos], freqs exp(-ln 1e4 i / (half - 1))). */
+export function guidanceFeatures(b: Builder, w: Value, dim = GUIDANCE_EMBEDDING_DIM): Value {
+  return sinusoidalTimestepEmbedding(b, b.mul(b.cast(w, 'float32'), b.scalar(1000)), dim, { flipSinToCos: false, downscaleFreqShift: 1 });
+}
+
+function rename(graph: Graph, value: Value, name: string): Value {
+  const b = new Builder(graph);
+  const out = b.op('Identity', [value]);
+  const unique = graph.uniqueName(name);
+  if (unique !== name) throw new Error(`internal: output name '${name}' is taken`);
+  out.name = name;
+  graph.markOutput(out);
+  return out;
+}
+
+const needsTextOf = (term: RewardTerm) => {
+  const m = lookupComponent('reward', term.reward)?.modality;
+  return m === 'image_text' || m === 'video_text';
+};
+const isVideoReward = (term: RewardTerm) => {
+  const m = lookupComponent('reward', term.reward)?.modality;
+  return m === 'video_text' || m === 'video';
+};
+
+export function lowerConsistency(plan: Plan, options: LowerOptions = {}): ConsistencyLoweredProgram {
+  const objective = plan.objective;
+  if (objective.name !== 'consistency') throw new LoweringError(`lowerConsistency: objective '${objective.name}' is not 'consistency'`);
+  if (objective.ema > 0) throw new LoweringError(`an EMA target network (ema = ${objective.ema}) is not lowered yet: use ema = 0 (the student is its own target)`);
+  if (objective.teacher_solver.eta !== 0) throw new LoweringError(`the teacher's DDIM solver is lowered with eta = 0 only (got ${objective.teacher_solver.eta})`);
+  const base = options.build ?? modelBuild(plan.model.name);
+  const build: ModelBuild = options.tiny ? { ...base, unet: { ...base.unet, zeroInit: false } } : base;
+  if (!options.tiny && !options.weights) {
+    throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
+  }
+  const params = new ParameterStore({
+    seed: plan.train.seed,
+    trainable: false,
+    weights: options.weights,
+    keyOf: options.weights ? checkpointKey(build) : undefined,
+  });
+  const [C, T, h, w] = plan.derived.latent_shape;
+  const B = plan.train.batch;
+  const latentShape: Shape = [B, C, T, h, w];
+  const L = build.text.text.contextLength;
+  const D = build.text.text.width;
+  const E = build.text.embedDim;
+  const mc = build.unet.modelChannels;
+  if (D !== build.unet.contextDim) throw new LoweringError(`text encoder width ${D} does not match the UNet's context ${build.unet.contextDim}`);
+  const embedGuidance = objective.guidance_embedding;
+  const interfaces: Record<string, GraphInterface> = {};
+  const loraModules: LoraModule[] = [];
+  const describe = (graph: Graph) => {
+    const spec = (v: Value): TensorInterface => ({ name: v.name, dtype: v.dtype, shape: [...v.shape], doc: docOf(v.name) });
+    interfaces[graph.name] = { inputs: graph.inputs.map(spec), outputs: graph.outputs.map(spec) };
+  };
+  const loraNN = (b: Builder, rng?: { seed: Value; step: Value }) => {
+    const made = withLora({ b, params }, { ...plan.lora, family: build.family, dropoutRng: rng });
+    loraModules.push(...made.modules);
+    return made.nn;
+  };
+  /** W_proj(sinusoidal(1000 w)): [B, modelChannels]; a plain NN, so LoRA never adapts it. */
+  const guidanceEmbedding = (b: Builder, guidance: Value): Value =>
+    linear({ b, params }, 'guidance_embedding', guidanceFeatures(b, guidance), { out: mc, bias: false, weightInit: init.zeros(), trainable: true });
+  const unet = (nn: NN, x: Value, t: Value, context: Value, extra?: Value): Value =>
+    nn.b.within('unet', () => buildUNet3D(nn, build.unet, { x, timesteps: t, context, fps: plan.model.fps, extraTimeEmbedding: extra }));
+  /** The student: UNet + LoRA (+ the guidance embedding): eps_hat. */
+  const student = (nn: NN, x: Value, t: Value, context: Value, guidance: Value): Value =>
+    unet(nn, x, t, context, embedGuidance ? guidanceEmbedding(nn.b, guidance) : undefined);
+
+  // ---------------------------------------------------------------- text_encode
+  const text = new Graph('text_encode');
+  {
+    const b = new Builder(text);
+    const tokens = b.input('tokens', [B, L], 'int64');
+    const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
+    rename(text, out.tokens, 'context');
+    rename(text, out.pooled, 'text_embed');
+    eliminateDeadCode(text);
+    describe(text);
+  }
+
+  // ---------------------------------------------------------------- encode_video
+  const encode = new Graph('encode_video');
+  {
+    const b = new Builder(encode);
+    const nn: NN = { b, params };
+    const video = b.input('video', [B, build.vae.inChannels, plan.model.frames, plan.model.size.height, plan.model.size.width]);
+    const noise = b.input('noise', latentShape);
+    const { mean, logvar } = b.within('vae', () => encodeVideo(nn, build.vae, video));
+    if (mean.shape.some((d, i) => d !== latentShape[i])) throw new LoweringError(`the VAE encodes [${video.shape.join(', ')}] to [${mean.shape.join(', ')}], not the plan's latents [${latentShape.join(', ')}]`);
+    const z = b.add(mean, b.mul(b.exp(b.mul(logvar, b.scalar(0.5))), noise));
+    rename(encode, b.mul(z, b.scalar(build.vae.scaleFactor)), 'z0');
+    eliminateDeadCode(encode);
+    describe(encode);
+  }
+
+  // ---------------------------------------------------------------- train_step
+  const train = new Graph('train_step');
+  const terms = objective.reward;
+  const imageTerms = terms.filter((t) => !isVideoReward(t));
+  const videoTerms = terms.filter(isVideoReward);
+  const needsText = terms.some(needsTextOf);
+  const imageCount = imageTerms.length > 0 ? decodeCountOf(objective.decode, T) : 0;
+  const videoFrames: Record<string, number[]> = {};
+  for (const term of videoTerms) {
+    const n = typeof term.params.frames === 'number' ? term.params.frames : T;
+    videoFrames[term.reward] = stridedFrames(T, n);
+  }
+  const trainable: ParameterInfo[] = [];
+  {
+    const b = new Builder(train);
+    const z0 = b.input('z0', latentShape);
+    const eps = b.input('eps', latentShape);
+    const per = (name: string) => b.input(name, [B]);
+    const tS = per('t_s');
+    const tE = per('t_e');
+    const aS = per('alpha_s');
+    const aE = per('alpha_e');
+    const cSkipS = per('c_skip_s');
+    const cOutS = per('c_out_s');
+    const cSkipE = per('c_skip_e');
+    const cOutE = per('c_out_e');
+    const guidance = per('guidance');
+    const context = b.input('context', [B, L, D]);
+    const uncond = b.input('uncond_context', [B, L, D]);
+    const textEmbed = needsText ? b.input('text_embed', [B, E]) : undefined;
+    const frameIndices = imageCount > 0 ? b.input('frame_indices', [imageCount], 'int64') : undefined;
+    const lr = b.input('lr', []);
+    const adamStep = b.input('adam.step', [], 'int64');
+    const accumulate = plan.train.accumulate;
+    const apply = accumulate > 1 ? b.input('apply', [], 'bool') : undefined;
+    const rng = plan.lora.dropout > 0 ? { seed: b.input('seed', [], 'int64'), step: b.input('dropout_step', [], 'int64') } : undefined;
+
+    const bc = (v: Value) => b.reshape(v, [B, 1, 1, 1, 1]); // per-video numbers against latents
+    const one = b.scalar(1);
+    const sqrt1m = (a: Value) => b.sqrt(b.sub(one, a));
+    const x0Of = (x: Value, e: Value, a: Value) => b.div(b.sub(x, b.mul(bc(sqrt1m(a)), e)), bc(b.sqrt(a)));
+    const boundary = (x: Value, x0: Value, cSkip: Value, cOut: Value) => b.within('consistency', () => b.add(b.mul(bc(cSkip), x), b.mul(bc(cOut), x0)));
+
+    // noisy latents at t_s and the student's one-step prediction (with gradient)
+    const zS = b.within('add_noise', () => b.add(b.mul(bc(b.sqrt(aS)), z0), b.mul(bc(sqrt1m(aS)), eps)));
+    const studentNN = loraNN(b, rng);
+    const epsHat = student(studentNN, zS, tS, context, guidance);
+    const pred = boundary(zS, x0Of(zS, epsHat, aS), cSkipS, cOutS);
+
+    // teacher: frozen base UNet, [uncond; cond] in one call, guided x0 and eps, DDIM (eta 0) to t_e
+    // (no scopes around model calls: parameter names come from the scope)
+    const xPrev = (() => {
+      const plain: NN = { b, params };
+      const both = unet(plain, b.concat([zS, zS], 0), b.concat([tS, tS], 0), b.concat([uncond, context], 0));
+      const [eu, ec] = b.split(both, 0, [B, B]);
+      const x0u = x0Of(zS, eu, aS);
+      const x0c = x0Of(zS, ec, aS);
+      const wb = bc(guidance);
+      const guide = (c: Value, u: Value) => b.add(c, b.mul(wb, b.sub(c, u)));
+      const x0 = guide(x0c, x0u);
+      const e = guide(ec, eu);
+      return stopGradient(b, b.add(b.mul(bc(b.sqrt(aE)), x0), b.mul(bc(sqrt1m(aE)), e)));
+    })();
+
+    // target: the student itself (no dropout) at (x_prev, t_e), without gradient
+    const target = (() => {
+      const targetNN = loraNN(b);
+      const epsT = student(targetNN, xPrev, tE, context, guidance);
+      return stopGradient(b, boundary(xPrev, x0Of(xPrev, epsT, aE), cSkipE, cOutE));
+    })();
+    const lossCd = consistencyDistance(b, pred, target, objective.distance);
+
+    // reward feedback on the decoded one-step prediction
+    let loss = lossCd;
+    const mixes: RewardMixResult[] = [];
+    let imageFrames: Value | undefined;
+    if (terms.length > 0) {
+      const plain: NN = { b, params };
+      const builders = tinyRewardBuilders(plain, build.text, 'clip');
+      const decodeAt = (indices: Value, n: number) => {
+        const frames = b.within('vae', () => buildVaeDecoder(plain, build.vae, framesFirst(plain, b.gather(pred, indices, 2)), { scaled: true }));
+        return { frames, n };
+      };
+      if (imageTerms.length > 0) {
+        const { frames } = decodeAt(frameIndices!, imageCount);
+        imageFrames = frames;
+        mixes.push(rewardMix(b, imageTerms, { frames, framesPerVideo: imageCount, text: textEmbed }, builders));
+      }
+      const byFrames = new Map<string, RewardTerm[]>();
+      for (const term of videoTerms) {
+        const key = videoFrames[term.reward].join(',');
+        byFrames.set(key, [...(byFrames.get(key) ?? []), term]);
+      }
+      for (const [key, group] of byFrames) {
+        const idx = key.split(',').map(Number);
+        const { frames } = decodeAt(b.constantOf(idx, [idx.length], 'int64', 'video_frames'), idx.length);
+        mixes.push(rewardMix(b, group, { frames, framesPerVideo: idx.length, text: textEmbed }, builders));
+      }
+      for (const mix of mixes) loss = b.add(loss, mix.loss);
+    }
+    const forwardNodes = train.nodes.length;
+
+    const names = new Set(params.trainable().map((p) => p.name));
+    const wrt = train.inputs.filter((v) => names.has(v.name));
+    for (const v of wrt) trainable.push(params.list().find((p) => p.name === v.name)!);
+    if (!wrt.some((v) => v.name.includes('.lora_'))) throw new LoweringError(`LoRA targets [${plan.lora.targets.join(', ')}] match no layer of ${plan.model.name}`);
+    const { grads: gradMap } = differentiate(train, loss, wrt);
+    let grads = wrt.map((v) => gradMap.get(v)!);
+    let accNext: Value[] = [];
+    if (apply) {
+      const accs = wrt.map((v) => b.input(`acc.${v.name}`, [...v.shape]));
+      const acc = accumulateWithFlag(b, grads, accs, accumulate, apply);
+      grads = acc.mean;
+      accNext = acc.next;
+    }
+    let norm: Value;
+    if (plan.train.clip > 0) ({ grads, norm } = clipByGlobalNorm(b, grads, plan.train.clip));
+    else norm = globalNorm(b, grads);
+    const m = wrt.map((v) => b.input(`adam.m.${v.name}`, [...v.shape]));
+    const vv = wrt.map((v) => b.input(`adam.v.${v.name}`, [...v.shape]));
+    const opt = plan.train.optimizer;
+    const upd = adamw(
+      b,
+      wrt.map((p, i) => ({ param: p, grad: grads[i], m: m[i], v: vv[i] })),
+      adamStep,
+      { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
+      { apply },
+    );
+    rename(train, loss, 'loss');
+    rename(train, lossCd, 'loss.cd');
+    for (const mix of mixes) {
+      for (const [name, v] of Object.entries(mix.rewards)) rename(train, v, `reward.${name}`);
+      for (const [name, v] of Object.entries(mix.losses)) rename(train, v, `loss.${name}`);
+    }
+    rename(train, norm, 'grad_norm');
+    if (imageFrames) rename(train, imageFrames, 'frames');
+    wrt.forEach((p, i) => {
+      rename(train, upd.params[i], `${p.name}_out`);
+      rename(train, upd.m[i], `adam.m.${p.name}_out`);
+      rename(train, upd.v[i], `adam.v.${p.name}_out`);
+      if (apply) rename(train, accNext[i], `acc.${p.name}_out`);
+    });
+    rename(train, upd.step, 'adam.step_out');
+    if (plan.train.remat) rematerialize(train, { forwardNodes });
+    eliminateDeadCode(train);
+    describe(train);
+  }
+
+  // ---------------------------------------------------------------- consistency_step
+  const samplerSteps = plan.sampler.name === 'consistency' ? plan.sampler.steps : 4;
+  const step = buildConsistencyStepGraph({
+    latentShape,
+    contextShape: [B, L, D],
+    student: (b, x, t, context, guidance) => student(loraNN(b), x, t, context, guidance),
+  });
+  eliminateDeadCode(step);
+  describe(step);
+
+  const alphas = defaultAlphasCumprod();
+  const consistencySampler = consistencySamplerSchedule(samplerSteps, alphas, objective.teacher_solver.steps);
+  const sampler: DdimStepParams[] = consistencySampler.map((s) => ({
+    index: s.index, t: s.t, tPrev: s.tNext, alphaT: s.alphaT, alphaPrev: s.alphaNext, sigma: 0, scaleT: 1, scalePrev: 1,
+  }));
+  const program: Program = {
+    name: plan.name,
+    graphs: { text_encode: text, encode_video: encode, train_step: train, consistency_step: step },
+    schedule: consistencySchedule(plan, trainable, needsText, imageCount, samplerSteps),
+    weights: weightManifest(params),
+  };
+  const seen = new Set<string>();
+  const lora = loraModules.filter((mod) => !seen.has(mod.path) && seen.add(mod.path));
+  return {
+    program, params, lora, trainable, sampler, backpropSteps: 1, decodedFrames: imageCount, interfaces,
+    grid: distillationGrid(objective.teacher_solver), consistencySampler, videoFrames,
+  };
+}
+
+function decodeCountOf(decode: Extract<Plan['objective'], { name: 'consistency' }>['decode'], frames: number): number {
+  switch (decode.mode) {
+    case 'random': return Math.min(decode.k, frames);
+    case 'frame': return 1;
+    case 'every': return Math.ceil(frames / decode.n);
+    case 'all': return frames;
+  }
+}
+
+function weightManifest(params: ParameterStore): WeightManifestEntry[] {
+  return params
+    .list()
+    .filter((p) => p.source === 'checkpoint' && !p.trainable)
+    .map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape, source: { file: params.externalData(p.name)?.file ?? '', key: p.key ?? p.name } }));
+}
+
+function docOf(name: string): string {
+  if (name.endsWith('_out') && name !== 'latents_out') return `next value of ${name.slice(0, -4)}`;
+  if (name.includes('.lora_')) return 'state: LoRA factor (trainable)';
+  if (name === GUIDANCE_PROJECTION) return 'state: guidance projection W_proj [modelChannels, 256] (trainable, zero-initialised)';
+  if (name.startsWith('adam.') || name.startsWith('acc.')) return 'state: optimizer';
+  if (name.startsWith('reward.')) return `mean reward value of ${name.slice(7)}`;
+  if (name.startsWith('loss.') && name !== 'loss.cd') return `unweighted loss of ${name.slice(5)}`;
+  const docs: Record<string, string> = {
+    tokens: 'data: tokenized captions (the empty prompt for uncond_context)',
+    context: 'output: text_encode/context of the captions',
+    text_embed: 'output: text_encode/text_embed of the captions',
+    video: 'data: the batch videos [B, 3, F, H, W] in [-1, 1]',
+    noise: 'random: standard normal noise of the latents\' shape',
+    z0: 'encode_video: VAE posterior draw times the latent scale factor (train_step: output:encode_video/z0)',
+    eps: 'train_step: random standard normal noise (forward diffusion to t_s); consistency_step: the student\'s eps_hat',
+    t_s: 'cdStepNumbers(n).tS per video: grid[n], n uniform in the solver grid',
+    t_e: 'cdStepNumbers(n).tE per video: max(t_s - skip, 0)',
+    alpha_s: 'cdStepNumbers(n).alphaS: alpha-bar at t_s',
+    alpha_e: 'cdStepNumbers(n).alphaE: alpha-bar at t_e',
+    c_skip_s: 'cdStepNumbers(n).cSkipS: c_skip(t_s)',
+    c_out_s: 'cdStepNumbers(n).cOutS: c_out(t_s)',
+    c_skip_e: 'cdStepNumbers(n).cSkipE: c_skip(t_e)',
+    c_out_e: 'cdStepNumbers(n).cOutE: c_out(t_e)',
+    guidance: 'guidance scale w per video (train_step: guidanceScale(plan, u); sampling: sampler.guidance)',
+    uncond_context: 'output: text_encode/context of the empty prompt',
+    frame_indices: 'random/fixed: latent frames decoded for the image rewards (objective.decode)',
+    lr: 'learning rate of this optimizer step (warm-up applied by the runtime)',
+    apply: 'accumulation: true on the last micro-step of a window',
+    seed: 'LoRA dropout seed',
+    dropout_step: 'LoRA dropout: global micro-step number',
+    loss: 'total loss: loss.cd + sum of weighted reward losses',
+    'loss.cd': 'consistency-distillation distance (huber or l2, mean)',
+    grad_norm: 'global gradient norm before clipping',
+    frames: 'decoded image-reward frames [B k, 3, H, W] in [-1, 1] (video-major)',
+    latents: 'sampler: N(0, 1) at step 0, then output:consistency_step/latents_out',
+    timestep: 'consistencySamplerSchedule()[i].t',
+    alpha_t: 'consistencySamplerSchedule()[i].alphaT',
+    c_skip: 'consistencySamplerSchedule()[i].cSkip',
+    c_out: 'consistencySamplerSchedule()[i].cOut',
+    alpha_next: 'consistencySamplerSchedule()[i].alphaNext (1 on the last step)',
+    latents_out: 'next latents (denoised, re-noised to the next timestep)',
+    denoised: 'c_out x0_hat + c_skip x: the sample after the last step',
+    x0: 'the student\'s x0_hat',
+  };
+  return docs[name] ?? '';
+}
+
+function consistencySchedule(plan: Plan, trainable: ParameterInfo[], needsText: boolean, imageCount: number, samplerSteps: number): ScheduleEntry[] {
+  const state = Object.fromEntries(trainable.map((p) => [p.name, `state:${p.name}`]));
+  const objective = plan.objective as Extract<Plan['objective'], { name: 'consistency' }>;
+  const numbers = (k: string) => `cd:${k}[n ~ U{0..${objective.teacher_solver.steps - 1}} per video]`;
+  return [
+    { graph: 'text_encode', when: 'every micro-step: the batch captions', feeds: { tokens: 'data:caption_tokens' } },
+    { graph: 'text_encode', when: 'once: the empty prompt -> uncond_context', feeds: { tokens: 'data:empty_prompt_tokens' } },
+    { graph: 'encode_video', when: 'every micro-step: the batch videos', feeds: { video: 'data:videos', noise: 'random:normal' } },
+    {
+      graph: 'train_step',
+      when: 'every micro-step: consistency distillation, reward feedback, update',
+      feeds: {
+        z0: 'output:encode_video/z0',
+        eps: 'random:normal',
+        t_s: numbers('tS'), t_e: numbers('tE'), alpha_s: numbers('alphaS'), alpha_e: numbers('alphaE'),
+        c_skip_s: numbers('cSkipS'), c_out_s: numbers('cOutS'), c_skip_e: numbers('cSkipE'), c_out_e: numbers('cOutE'),
+        guidance: `guidance:${JSON.stringify(objective.guidance)}`,
+        context: 'output:text_encode/context',
+        uncond_context: 'output:text_encode(empty)/context',
+        ...(needsText ? { text_embed: 'output:text_encode/text_embed' } : {}),
+        ...(imageCount > 0 ? { frame_indices: `decode:${JSON.stringify(objective.decode)}` } : {}),
+        lr: 'optimizer:lr',
+        'adam.step': 'state:adam.step',
+        ...state,
+      },
+    },
+    {
+      graph: 'consistency_step',
+      when: `sampling (validation, vplc sample): ${samplerSteps} steps`,
+      repeat: samplerSteps,
+      feeds: {
+        latents: 'random:normal at step 0, then output:consistency_step/latents_out',
+        timestep: 'sampler:consistency[i].t', alpha_t: 'sampler:consistency[i].alphaT', c_skip: 'sampler:consistency[i].cSkip',
+        c_out: 'sampler:consistency[i].cOut', alpha_next: 'sampler:consistency[i].alphaNext', noise: 'random:normal',
+        context: 'output:text_encode/context', guidance: `constant:${plan.sampler.name === 'consistency' ? plan.sampler.guidance : 7.5}`,
+        ...state,
+      },
+    },
+  ];
+}
