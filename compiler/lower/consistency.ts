@@ -44,16 +44,14 @@
 //
 // Not done: the EMA target network (objective.ema > 0 is refused; the student is its own target,
 // as in the shipped pipelines); LoRA on convs (stdlib/nn/lora.ts injects into linears only).
-import { differentiate, stopGradient } from '../autodiff/grad.ts';
+import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
+import { appendOptimizerStep, nameOutput, weightManifest } from './training-step.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
-import { accumulateWithFlag } from '../optim/accumulate.ts';
-import { adamw } from '../optim/adamw.ts';
-import { clipByGlobalNorm, globalNorm } from '../optim/clip.ts';
 import { eliminateDeadCode } from '../passes/dce.ts';
 import { rematerialize } from '../passes/remat.ts';
 import type { DistancePlan, GuidancePlan, Plan, RewardTerm, SolverPlan } from '../plan.ts';
-import type { Program, ScheduleEntry, WeightManifestEntry } from '../program/program.ts';
+import type { Program, ScheduleEntry } from '../program/program.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';
 import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
@@ -149,15 +147,6 @@ export function guidanceFeatures(b: Builder, w: Value, dim = GUIDANCE_EMBEDDING_
   return sinusoidalTimestepEmbedding(b, b.mul(b.cast(w, 'float32'), b.scalar(1000)), dim, { flipSinToCos: false, downscaleFreqShift: 1 });
 }
 
-function rename(graph: Graph, value: Value, name: string): Value {
-  const b = new Builder(graph);
-  const out = b.op('Identity', [value]);
-  const unique = graph.uniqueName(name);
-  if (unique !== name) throw new Error(`internal: output name '${name}' is taken`);
-  out.name = name;
-  graph.markOutput(out);
-  return out;
-}
 
 const needsTextOf = (term: RewardTerm) => {
   const m = lookupComponent('reward', term.reward)?.modality;
@@ -219,8 +208,8 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     const b = new Builder(text);
     const tokens = b.input('tokens', [B, L], 'int64');
     const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
-    rename(text, out.tokens, 'context');
-    rename(text, out.pooled, 'text_embed');
+    nameOutput(text, out.tokens, 'context');
+    nameOutput(text, out.pooled, 'text_embed');
     eliminateDeadCode(text);
     describe(text);
   }
@@ -235,7 +224,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     const { mean, logvar } = b.within('vae', () => encodeVideo(nn, build.vae, video));
     if (mean.shape.some((d, i) => d !== latentShape[i])) throw new LoweringError(`the VAE encodes [${video.shape.join(', ')}] to [${mean.shape.join(', ')}], not the plan's latents [${latentShape.join(', ')}]`);
     const z = b.add(mean, b.mul(b.exp(b.mul(logvar, b.scalar(0.5))), noise));
-    rename(encode, b.mul(z, b.scalar(build.vae.scaleFactor)), 'z0');
+    nameOutput(encode, b.mul(z, b.scalar(build.vae.scaleFactor)), 'z0');
     eliminateDeadCode(encode);
     describe(encode);
   }
@@ -346,43 +335,14 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     const wrt = train.inputs.filter((v) => names.has(v.name));
     for (const v of wrt) trainable.push(params.list().find((p) => p.name === v.name)!);
     if (!wrt.some((v) => v.name.includes('.lora_'))) throw new LoweringError(`LoRA targets [${plan.lora.targets.join(', ')}] match no layer of ${plan.model.name}`);
-    const { grads: gradMap } = differentiate(train, loss, wrt);
-    let grads = wrt.map((v) => gradMap.get(v)!);
-    let accNext: Value[] = [];
-    if (apply) {
-      const accs = wrt.map((v) => b.input(`acc.${v.name}`, [...v.shape]));
-      const acc = accumulateWithFlag(b, grads, accs, accumulate, apply);
-      grads = acc.mean;
-      accNext = acc.next;
-    }
-    let norm: Value;
-    if (plan.train.clip > 0) ({ grads, norm } = clipByGlobalNorm(b, grads, plan.train.clip));
-    else norm = globalNorm(b, grads);
-    const m = wrt.map((v) => b.input(`adam.m.${v.name}`, [...v.shape]));
-    const vv = wrt.map((v) => b.input(`adam.v.${v.name}`, [...v.shape]));
-    const opt = plan.train.optimizer;
-    const upd = adamw(
-      b,
-      wrt.map((p, i) => ({ param: p, grad: grads[i], m: m[i], v: vv[i] })),
-      adamStep,
-      { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
-      { apply },
-    );
-    rename(train, loss, 'loss');
-    rename(train, lossCd, 'loss.cd');
+    nameOutput(train, loss, 'loss');
+    nameOutput(train, lossCd, 'loss.cd');
     for (const mix of mixes) {
-      for (const [name, v] of Object.entries(mix.rewards)) rename(train, v, `reward.${name}`);
-      for (const [name, v] of Object.entries(mix.losses)) rename(train, v, `loss.${name}`);
+      for (const [name, v] of Object.entries(mix.rewards)) nameOutput(train, v, `reward.${name}`);
+      for (const [name, v] of Object.entries(mix.losses)) nameOutput(train, v, `loss.${name}`);
     }
-    rename(train, norm, 'grad_norm');
-    if (imageFrames) rename(train, imageFrames, 'frames');
-    wrt.forEach((p, i) => {
-      rename(train, upd.params[i], `${p.name}_out`);
-      rename(train, upd.m[i], `adam.m.${p.name}_out`);
-      rename(train, upd.v[i], `adam.v.${p.name}_out`);
-      if (apply) rename(train, accNext[i], `acc.${p.name}_out`);
-    });
-    rename(train, upd.step, 'adam.step_out');
+    if (imageFrames) nameOutput(train, imageFrames, 'frames');
+    appendOptimizerStep(b, plan, { loss: loss, wrt: wrt, lr, adamStep, apply, accumulate });
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);
     describe(train);
@@ -426,12 +386,6 @@ function decodeCountOf(decode: Extract<Plan['objective'], { name: 'consistency' 
   }
 }
 
-function weightManifest(params: ParameterStore): WeightManifestEntry[] {
-  return params
-    .list()
-    .filter((p) => p.source === 'checkpoint' && !p.trainable)
-    .map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape, source: { file: params.externalData(p.name)?.file ?? '', key: p.key ?? p.name } }));
-}
 
 function docOf(name: string): string {
   if (name.endsWith('_out') && name !== 'latents_out') return `next value of ${name.slice(0, -4)}`;

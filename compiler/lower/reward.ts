@@ -42,17 +42,15 @@
 // Per-step numbers come from stdlib/samplers ddimSchedule(steps, {eta, useScale}) in sampling
 // order: sample_step runs entries 0..steps-k-1, train_step gets entries steps-k..steps-1
 // (backprop = random: k = steps, train_step gets every entry and the latents are N(0,1)).
-import { differentiate, stopGradient } from '../autodiff/grad.ts';
+import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
+import { appendOptimizerStep, nameOutput, weightManifest } from './training-step.ts';
 import type { DType } from '../ir/dtype.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
-import { accumulateWithFlag } from '../optim/accumulate.ts';
-import { adamw } from '../optim/adamw.ts';
-import { clipByGlobalNorm, globalNorm } from '../optim/clip.ts';
 import { eliminateDeadCode } from '../passes/dce.ts';
 import { rematerialize } from '../passes/remat.ts';
 import type { Plan, RewardTerm } from '../plan.ts';
-import type { Program, ScheduleEntry, WeightManifestEntry } from '../program/program.ts';
+import type { Program, ScheduleEntry } from '../program/program.ts';
 import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
 import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
@@ -141,15 +139,6 @@ export function decodeFrames(plan: Plan): { count: number; fixed?: number[] } {
   }
 }
 
-function rename(graph: Graph, value: Value, name: string): Value {
-  const b = new Builder(graph);
-  const out = b.op('Identity', [value]);
-  const unique = graph.uniqueName(name);
-  if (unique !== name) throw new Error(`internal: output name '${name}' is taken`);
-  out.name = name;
-  graph.markOutput(out);
-  return out;
-}
 
 export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProgram {
   const objective = plan.objective;
@@ -218,8 +207,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const b = new Builder(text);
     const tokens = b.input('tokens', [B, L], 'int64');
     const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
-    rename(text, out.tokens, 'context');
-    rename(text, out.pooled, 'text_embed');
+    nameOutput(text, out.tokens, 'context');
+    nameOutput(text, out.pooled, 'text_embed');
     eliminateDeadCode(text);
     describe(text, { tokens: 'data: tokenized prompts (the empty prompt for uncond_context)' });
   }
@@ -240,8 +229,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const { nn, modules } = loraNN(b);
     const eps = guidedEps(nn, latents, timestep, context, uncond);
     const step = ddimStep(b, { x_t: latents, eps, alphaT, alphaPrev, eta: sampler.eta, noise, scaleT, scalePrev });
-    rename(sample, step.prev, 'latents_out');
-    rename(sample, step.x0, 'x0');
+    nameOutput(sample, step.prev, 'latents_out');
+    nameOutput(sample, step.x0, 'x0');
     eliminateDeadCode(sample);
     loraModules.push(...modules);
     describe(sample, {});
@@ -310,40 +299,11 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const loraInputs = train.inputs.filter((v) => params.list().some((p) => p.trainable && p.name === v.name));
     for (const v of loraInputs) trainable.push(params.list().find((p) => p.name === v.name)!);
     if (loraInputs.length === 0) throw new LoweringError(`LoRA targets [${plan.lora.targets.join(', ')}] match no layer of ${plan.model.name}`);
-    const { grads: gradMap } = differentiate(train, mix.loss, loraInputs);
-    let grads = loraInputs.map((v) => gradMap.get(v)!);
-    let accNext: Value[] = [];
-    if (apply) {
-      const accs = loraInputs.map((v) => b.input(`acc.${v.name}`, [...v.shape]));
-      const acc = accumulateWithFlag(b, grads, accs, accumulate, apply);
-      grads = acc.mean;
-      accNext = acc.next;
-    }
-    let norm: Value;
-    if (plan.train.clip > 0) ({ grads, norm } = clipByGlobalNorm(b, grads, plan.train.clip));
-    else norm = globalNorm(b, grads);
-    const m = loraInputs.map((v) => b.input(`adam.m.${v.name}`, [...v.shape]));
-    const vv = loraInputs.map((v) => b.input(`adam.v.${v.name}`, [...v.shape]));
-    const opt = plan.train.optimizer;
-    const upd = adamw(
-      b,
-      loraInputs.map((p, i) => ({ param: p, grad: grads[i], m: m[i], v: vv[i] })),
-      adamStep,
-      { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay },
-      { apply },
-    );
-    rename(train, mix.loss, 'loss');
-    for (const [name, v] of Object.entries(mix.rewards)) rename(train, v, `reward.${name}`);
-    for (const [name, v] of Object.entries(mix.losses)) rename(train, v, `loss.${name}`);
-    rename(train, norm, 'grad_norm');
-    rename(train, frames, 'frames');
-    loraInputs.forEach((p, i) => {
-      rename(train, upd.params[i], `${p.name}_out`);
-      rename(train, upd.m[i], `adam.m.${p.name}_out`);
-      rename(train, upd.v[i], `adam.v.${p.name}_out`);
-      if (apply) rename(train, accNext[i], `acc.${p.name}_out`);
-    });
-    rename(train, upd.step, 'adam.step_out');
+    nameOutput(train, mix.loss, 'loss');
+    for (const [name, v] of Object.entries(mix.rewards)) nameOutput(train, v, `reward.${name}`);
+    for (const [name, v] of Object.entries(mix.losses)) nameOutput(train, v, `loss.${name}`);
+    nameOutput(train, frames, 'frames');
+    appendOptimizerStep(b, plan, { loss: mix.loss, wrt: loraInputs, lr, adamStep, apply, accumulate });
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);
     describe(train, {});
@@ -363,12 +323,6 @@ function dedupe(modules: LoraModule[]): LoraModule[] {
   return modules.filter((m) => !seen.has(m.path) && seen.add(m.path));
 }
 
-function weightManifest(params: ParameterStore): WeightManifestEntry[] {
-  return params
-    .list()
-    .filter((p) => p.source === 'checkpoint' && !p.trainable)
-    .map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape, source: { file: params.externalData(p.name)?.file ?? '', key: p.key ?? p.name } }));
-}
 
 function docOf(name: string): string {
   if (name.endsWith('_out')) return `next value of ${name.slice(0, -4)}`;

@@ -9,7 +9,7 @@
 import { evaluate } from '../emit/evaluate.ts';
 import { allocate, type DType, type TypedArray } from '../ir/dtype.ts';
 import { Graph, type Node, type Shape, type Value, numel } from '../ir/graph.ts';
-import { broadcastShapes, normalizeAxis } from '../ir/ops.ts';
+import { normalizeAxis } from '../ir/ops.ts';
 import { applyReplacements, subgraphsOf } from './util.ts';
 
 export interface FoldOptions {

@@ -38,7 +38,7 @@ import { type BannerItem, formatBanner } from '../progress/banner.ts';
 import { ProgressReporter, type ProgressStream } from '../progress/progress.ts';
 import { Rng, type RngStream } from '../random.ts';
 import { describeChanges, diffPlans, isResumeSafe } from './resume.ts';
-import { describeNonFinite, findNonFinite, fromLoaded, numelOf, type StateTensor, type TensorState, toWrite } from './tensors.ts';
+import { describeNonFinite, findNonFinite, fromLoaded, numelOf, type TensorState, toWrite } from './tensors.ts';
 
 export type { StateTensor, TensorState } from './tensors.ts';
 
