@@ -12,6 +12,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFrameGridPng } from '../../../runtime/media/grid.ts';
+import { toFloat32 } from '../../../runtime/weights/dtype.ts';
+import { readSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { ParameterStore, Rng } from '../../nn/index.ts';
 import { defaultAlphasCumprod } from '../../samplers/schedule.ts';
 import { tinyVcConfig } from '../unet3d/config.ts';
@@ -35,6 +37,8 @@ const { values: args } = parseArgs({
     clip: { type: 'string', default: TINY_WEIGHTS.clip },
     out: { type: 'string', default: TINY_WEIGHTS.unet },
     samples: { type: 'string', default: 'runs/tiny-unet-samples' },
+    /** Continue from earlier weights (a safetensors file of this UNet, float16 or float32). */
+    init: { type: 'string' },
   },
 });
 const B = Number(args.batch);
@@ -66,8 +70,12 @@ for (const x of latents) {
 const latentStd = Math.sqrt(ss / latents.length - (s / latents.length) ** 2);
 console.log(`unet: ${train.length} videos encoded (scale ${scaleFactor}, scaled latent std ${latentStd.toFixed(3)}) and captioned in ${since(t0)} s`);
 
+const initial = args.init
+  ? new Map([...(await readSafetensors(args.init)).tensors].map(([k, t]) => [k, toFloat32(t.dtype, t.data)]))
+  : undefined;
 const trainer = await Trainer.create({
   name: 'unet',
+  initial,
   seed: 31,
   build: (nn) => {
     const { b } = nn;
