@@ -44,6 +44,12 @@ export const runtimeErrorCodes = {
   VPL7112: 'Invalid training options (steps, accumulate, checkpoint interval, seed).',
   // ---- reports (cli/commands/report.ts)
   VPL7120: 'The run folder given to `vplc report` is missing or is not a run folder.',
+  // ---- vplc run / vplc sample (runtime/methods)
+  VPL7130: 'The weights of the pipeline\'s model are missing, do not match it, or cannot be loaded yet.',
+  VPL7131: 'The pipeline\'s objective is not supported by `vplc run` / `vplc sample` yet.',
+  VPL7132: 'The pipeline cannot be compiled for running (a mode or model not lowered yet).',
+  VPL7133: 'A LoRA given to `vplc sample --lora` is missing, invalid or belongs to another pipeline.',
+  VPL7134: 'The pipeline\'s prompts cannot be used (none given, unknown set, or a bad prompt file).',
 } as const;
 
 export type RuntimeErrorCode = keyof typeof runtimeErrorCodes;

@@ -8,7 +8,7 @@ import { checkFile } from '../../compiler/check/index.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { renderDiagnostics } from '../../diagnostics/render.ts';
 import { promptSource, validationPrompts } from '../../runtime/methods/reward.ts';
-import { sampleVideos } from '../../runtime/methods/sample.ts';
+import { locateLora, sampleVideos } from '../../runtime/methods/sample.ts';
 import { setupReward } from '../../runtime/methods/setup.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -58,6 +58,7 @@ export function registerSample(program: Command, context: CommandContext): void 
         context.setExitCode(ExitCode.diagnostics);
         return;
       }
+      if (flags.lora) locateLora(path.resolve(terminal.cwd, flags.lora));
       const setup = await setupReward(result.plan, { tiny: flags.tiny === true, samplingOnly: true, env: terminal.env, cwd: terminal.cwd });
       for (const note of setup.notes) write(terminal.err, `note: ${note}`);
       const plan = setup.plan;

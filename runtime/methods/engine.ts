@@ -1,0 +1,157 @@
+// Drives the reward objective's compiled graphs (compiler/lower/reward.ts documents their
+// interfaces) plus `decode_all` (setup.ts): prompt embeddings with a per-prompt cache, the
+// no-gradient sampler steps, the training step, and full sampling with every frame decoded.
+// Used by the VADER trainer (reward.ts) and by `vplc sample` (sample.ts).
+import type { TypedArray } from '../../compiler/ir/dtype.ts';
+import type { LoweredProgram } from '../../compiler/lower/index.ts';
+import type { Plan } from '../../compiler/plan.ts';
+import { tokenizeBatch, unknownWords } from '../../stdlib/models/clip/tiny-tokenizer.ts';
+import type { RngStream } from '../random.ts';
+import type { Feed, GraphSession, Outputs, ProgramSessions } from '../session.ts';
+import type { TensorState } from '../train/index.ts';
+
+export interface Embedding {
+  context: Float32Array;
+  textEmbed: Float32Array;
+}
+
+export interface DecodedBatch {
+  /** [B T, 3, H, W] in [-1, 1], video-major. */
+  frames: Float32Array;
+  /** Mean value of each reward over the batch's frames. */
+  rewards: Record<string, number>;
+  loss: number;
+}
+
+const f32 = (x: number) => Float32Array.of(x);
+
+export class RewardEngine {
+  readonly batch: number;
+  readonly latentSize: number;
+  readonly latentShape: number[];
+  private readonly cache = new Map<string, Embedding>();
+  private readonly text: GraphSession;
+  private readonly sample: GraphSession;
+  private readonly decode: GraphSession;
+  private readonly contextLength: number;
+  private readonly contextSize: number;
+  private readonly embedSize: number;
+  readonly unknown = new Set<string>();
+
+  constructor(
+    readonly plan: Plan,
+    readonly lowered: LoweredProgram,
+    readonly sessions: ProgramSessions,
+  ) {
+    this.text = sessions.graph('text_encode');
+    this.sample = sessions.graph('sample_step');
+    this.decode = sessions.graph('decode_all');
+    this.batch = plan.train.batch;
+    const [C, T, h, w] = plan.derived.latent_shape;
+    this.latentShape = [this.batch, C, T, h, w];
+    this.latentSize = this.batch * C * T * h * w;
+    const tokens = this.text.inputs.find((i) => i.name === 'tokens')!;
+    this.contextLength = tokens.shape[1]!;
+    const ctx = this.text.outputs.find((o) => o.name === 'context')!;
+    this.contextSize = ctx.shape.slice(1).reduce((a, b) => a * b, 1);
+    const emb = this.text.outputs.find((o) => o.name === 'text_embed')!;
+    this.embedSize = emb.shape[1]!;
+  }
+
+  /** The embedding of one prompt (computed once; the batch is filled with copies of it). */
+  async embed(prompt: string): Promise<Embedding> {
+    const hit = this.cache.get(prompt);
+    if (hit) return hit;
+    for (const w of unknownWords(prompt)) this.unknown.add(w);
+    const tokens = tokenizeBatch(Array.from({ length: this.batch }, () => prompt), this.contextLength);
+    const out = await this.text.run({ tokens });
+    const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: (out.text_embed as Float32Array).slice(0, this.embedSize) };
+    this.cache.set(prompt, e);
+    return e;
+  }
+
+  /** Context [B, L, D] and text_embed [B, E] of B prompts, and of the empty prompt. */
+  async conditioning(prompts: readonly string[]): Promise<{ context: Float32Array; uncond: Float32Array; textEmbed: Float32Array }> {
+    const context = new Float32Array(this.batch * this.contextSize);
+    const uncond = new Float32Array(this.batch * this.contextSize);
+    const textEmbed = new Float32Array(this.batch * this.embedSize);
+    const empty = await this.embed('');
+    for (let i = 0; i < this.batch; i++) {
+      const e = await this.embed(prompts[i]!);
+      context.set(e.context, i * this.contextSize);
+      textEmbed.set(e.textEmbed, i * this.embedSize);
+      uncond.set(empty.context, i * this.contextSize);
+    }
+    return { context, uncond, textEmbed };
+  }
+
+  /** Feeds a graph's inputs from `available`, by name; LoRA and other state from `state`. */
+  feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
+    const feeds: Record<string, Feed> = {};
+    for (const spec of graph.inputs) {
+      const v = available[spec.name] ?? state?.[spec.name]?.data;
+      if (v === undefined) throw new Error(`internal: no value for input '${spec.name}' of graph '${graph.name}'`);
+      feeds[spec.name] = v;
+    }
+    return feeds;
+  }
+
+  /**
+   * Sampler steps [from, to) without gradient, from `latents`; noise for eta > 0 from `noise`.
+   * Returns the latents after step to-1.
+   */
+  async sampleSteps(latents: Float32Array, from: number, to: number, cond: { context: Float32Array; uncond: Float32Array }, state: Readonly<TensorState>, noise: RngStream): Promise<Float32Array> {
+    let x = latents;
+    const needsNoise = this.sample.inputs.some((i) => i.name === 'noise');
+    for (let i = from; i < to; i++) {
+      const s = this.lowered.sampler[i]!;
+      const out: Outputs = await this.sample.run(
+        this.feedsFor(
+          this.sample,
+          {
+            latents: x,
+            timestep: f32(s.t),
+            alpha_t: f32(s.alphaT),
+            alpha_prev: f32(s.alphaPrev),
+            scale_t: f32(s.scaleT),
+            scale_prev: f32(s.scalePrev),
+            noise: needsNoise ? noise.fillNormal(new Float32Array(this.latentSize)) : undefined,
+            context: cond.context,
+            uncond_context: cond.uncond,
+          },
+          state,
+        ),
+      );
+      x = out.latents_out as Float32Array;
+    }
+    return x;
+  }
+
+  /** Decodes every frame of B videos and scores them. */
+  async decodeAll(latents: Float32Array, textEmbed: Float32Array): Promise<DecodedBatch> {
+    const out = await this.decode.run(this.feedsFor(this.decode, { latents, text_embed: textEmbed }));
+    const rewards: Record<string, number> = {};
+    for (const [name, v] of Object.entries(out)) if (name.startsWith('reward.')) rewards[name.slice(7)] = (v as Float32Array)[0]!;
+    return { frames: out.frames as Float32Array, rewards, loss: (out.loss as Float32Array)[0]! };
+  }
+
+  /** Full no-gradient sampling of B prompts with the LoRA in `state`, every frame decoded. */
+  async generate(prompts: readonly string[], state: Readonly<TensorState>, rng: RngStream): Promise<DecodedBatch> {
+    const cond = await this.conditioning(prompts);
+    const x = rng.fillNormal(new Float32Array(this.latentSize));
+    const final = await this.sampleSteps(x, 0, this.lowered.sampler.length, cond, state, rng);
+    return this.decodeAll(final, cond.textEmbed);
+  }
+}
+
+/** Split decoded frames [B T, 3, H, W] into B videos. */
+export function splitVideos(frames: Float32Array, batch: number, plan: Plan): { data: Float32Array; frames: number; height: number; width: number }[] {
+  const T = plan.derived.latent_shape[1];
+  const per = frames.length / batch;
+  const hw = per / T / 3;
+  const side = plan.model.size;
+  if (side.height * side.width !== hw) throw new Error(`internal: decoded frames do not match ${side.height}x${side.width}`);
+  return Array.from({ length: batch }, (_, i) => ({ data: frames.slice(i * per, (i + 1) * per), frames: T, height: side.height, width: side.width }));
+}
+
+export type { TypedArray };

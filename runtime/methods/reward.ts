@@ -1,0 +1,318 @@
+// The reward objective (VADER) on the generic trainer (runtime/train). One micro-step:
+//
+//   1. draw `batch` prompts (stream 'prompts'); embeddings come from `text_encode`, cached per
+//      prompt, with the empty prompt as the unconditional context;
+//   2. initial noise (stream 'noise'), then `sample_step` for sampler steps 0..steps-k-1 with
+//      the current LoRA and no gradient;
+//   3. `train_step` for the last k steps with gradient: the frames to decode (random(k): k
+//      distinct latent frames per micro-step from stream 'decode'; frame(i), every(n), all:
+//      the fixed indices), the learning rate with linear warm-up, the LoRA, AdamW state and
+//      accumulators; it returns the loss, each reward's mean, the gradient norm and the next
+//      state (the update and the accumulation are in the graph).
+//
+//   backprop = random: train_step holds every sampler step and takes `grad_gate`, 1 from a
+//   cutoff drawn uniformly per micro-step (stream 'cutoff'), 0 before it.
+//
+// Logged per step: loss, reward (sum of weight x mean reward value), reward.<name>,
+// grad_norm, lr. Validation (before training, every N steps, after the last step) samples the
+// same prompts from the same noise (fixed seeds) with every step and every frame, writes one
+// video per prompt (videos/before, videos/step-XXXXXX, videos/after) and logs the same
+// rewards as val/... . At the end the LoRA goes to <runDir>/lora/ in PEFT layout and
+// report.html is written.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TypedArray } from '../../compiler/ir/dtype.ts';
+import type { LoweredProgram } from '../../compiler/lower/index.ts';
+import type { Plan, RewardTerm } from '../../compiler/plan.ts';
+import { decodeFrames } from '../../compiler/lower/index.ts';
+import { type PromptSet, promptFileSet, promptSet, PromptSetError } from '../../stdlib/prompts/index.ts';
+import { VplError } from '../errors.ts';
+import { type VideoFormat, validationVideoName, writeVideo } from '../media/video.ts';
+import type { ProgressStream } from '../progress/progress.ts';
+import { Rng } from '../random.ts';
+import { writeReport } from '../report/report.ts';
+import type { Device } from '../session.ts';
+import { loadProgram, type ProgramSessions } from '../session.ts';
+import { type TensorState, type TrainResult, train } from '../train/index.ts';
+import { type LoraAdapter, peftConfigJson, type LoraConfig, writePeftAdapter } from '../weights/lora-peft.ts';
+import { RewardEngine, splitVideos } from './engine.ts';
+import type { RewardSetup } from './setup.ts';
+
+export interface RewardRunOptions {
+  setup: RewardSetup;
+  runDir: string;
+  pipelineFile?: string;
+  fresh?: boolean;
+  device?: Device;
+  /** Overrides train.steps (smoke runs). */
+  steps?: number;
+  stderr?: ProgressStream;
+  env?: Readonly<Record<string, string | undefined>>;
+  handleSignals?: boolean;
+  /** Where compiled programs are cached (default .cache/vplc under the current folder). */
+  cacheRoot?: string;
+}
+
+export interface RewardRunResult extends TrainResult {
+  /** The PEFT adapter folder (when the run completed). */
+  loraDir?: string;
+  reportPath?: string;
+}
+
+/** The pipeline's prompt source as a PromptSet (a file is relative to the pipeline's folder). */
+export function promptSource(plan: Plan): PromptSet {
+  const src = plan.prompts?.source;
+  if (!src) throw new VplError('VPL7134', 'the pipeline has no prompts', { file: plan.file, help: 'add `prompts = tiny_shapes` (a stdlib set) or `prompts = "my_prompts.txt"`' });
+  try {
+    return src.kind === 'set' ? promptSet(src.name) : promptFileSet(path.resolve(plan.dir, src.path));
+  } catch (error) {
+    if (error instanceof PromptSetError) throw new VplError('VPL7134', error.message, { file: plan.file, help: 'name a stdlib prompt set or a text file with one prompt per line' });
+    throw error;
+  }
+}
+
+/** `n` validation prompts, the same every time for a seed (distinct while the set allows). */
+export function validationPrompts(set: PromptSet, n: number, seed: number): string[] {
+  const rng = new Rng(seed).fixed('validation-prompts');
+  const out: string[] = [];
+  for (let tries = 0; out.length < n && tries < 50 * n; tries++) {
+    const p = set.sample(rng);
+    if (!out.includes(p) || (set.size !== undefined && out.length >= set.size)) out.push(p);
+  }
+  while (out.length < n) out.push(set.sample(rng));
+  return out;
+}
+
+/** The initial training state: LoRA factors from the lowering, zero optimizer state. */
+export function initialRewardState(lowered: LoweredProgram): TensorState {
+  const train = lowered.program.graphs.train_step!;
+  const trainable = new Set(lowered.trainable.map((p) => p.name));
+  const state: TensorState = {};
+  for (const v of train.inputs) {
+    const isState = trainable.has(v.name) || v.name.startsWith('adam.') || v.name.startsWith('acc.');
+    if (!isState) continue;
+    const n = v.shape.reduce((a, b) => a * b, 1);
+    let data: TypedArray;
+    if (trainable.has(v.name)) data = Float32Array.from(lowered.params.initialValue(v.name) as Float32Array);
+    else if (v.dtype === 'int64') data = new BigInt64Array(n);
+    else data = new Float32Array(n);
+    state[v.name] = { dtype: v.dtype, shape: [...v.shape], data };
+  }
+  return state;
+}
+
+/** The LoRA of a state in PEFT layout (module paths of the lowering). */
+export function loraAdapter(plan: Plan, lowered: LoweredProgram, state: Readonly<TensorState>, baseModel: string): LoraAdapter {
+  const modules = new Map<string, LoraAdapter['modules'] extends Map<string, infer M> ? M : never>();
+  for (const m of lowered.lora) {
+    modules.set(m.path, { a: state[m.a]!.data as Float32Array, b: state[m.b]!.data as Float32Array, rank: plan.lora.rank, inFeatures: m.in, outFeatures: m.out });
+  }
+  const config: LoraConfig = {
+    r: plan.lora.rank,
+    loraAlpha: plan.lora.alpha,
+    loraDropout: plan.lora.dropout,
+    targetModules: [...new Set(lowered.lora.map((m) => m.path.split('.').pop()!))].sort(),
+    baseModelNameOrPath: baseModel,
+  };
+  return { config, modules };
+}
+
+/** Weighted sum of mean reward values: what "the reward" of a run is. */
+export function totalReward(terms: readonly RewardTerm[], rewards: Readonly<Record<string, number>>): number {
+  return terms.reduce((s, t) => s + t.weight * (rewards[t.reward] ?? 0), 0);
+}
+
+function videoFormats(plan: Plan): VideoFormat[] {
+  const formats = plan.output.formats.map((f) => (f === 'png' ? 'png-grid' : f) as VideoFormat);
+  return formats.length > 0 ? formats : ['gif'];
+}
+
+/** Writes B videos of a decoded batch, one file per format. */
+export async function writeBatchVideos(plan: Plan, frames: Float32Array, batch: number, names: string[], say: (line: string) => void): Promise<string[]> {
+  const written: string[] = [];
+  const videos = splitVideos(frames, batch, plan);
+  for (let i = 0; i < names.length; i++) {
+    for (const format of videoFormats(plan)) {
+      const w = await writeVideo(videos[i]!, { path: names[i]!, fps: plan.model.fps, format });
+      if (w.note) say(`note: ${w.note}`);
+      written.push(w.path);
+    }
+  }
+  return written;
+}
+
+export async function runReward(options: RewardRunOptions): Promise<RewardRunResult> {
+  const { setup, runDir } = options;
+  const { plan, lowered, terms } = setup;
+  const stderr = options.stderr ?? process.stderr;
+  const say = (line: string) => stderr.write(`${line}\n`);
+  const prompts = promptSource(plan);
+  const sessions: ProgramSessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
+  try {
+    const engine = new RewardEngine(plan, lowered, sessions);
+    const trainStep = sessions.graph('train_step');
+    const steps = lowered.sampler.length;
+    const k = lowered.backpropSteps;
+    const B = plan.train.batch;
+    const accumulate = plan.train.accumulate;
+    const decode = decodeFrames(plan);
+    const T = plan.derived.latent_shape[1];
+    const opt = plan.train.optimizer;
+    const stateNames = Object.keys(initialRewardState(lowered));
+    const tail = lowered.sampler.slice(steps - k);
+    const stack = (f: (s: (typeof tail)[number]) => number) => Float32Array.from(tail, f);
+    const fixedTrainFeeds = {
+      timesteps: stack((s) => s.t),
+      alphas_t: stack((s) => s.alphaT),
+      alphas_prev: stack((s) => s.alphaPrev),
+      scales_t: stack((s) => s.scaleT),
+      scales_prev: stack((s) => s.scalePrev),
+    };
+    const needsNoise = trainStep.inputs.some((i) => i.name === 'noise');
+    const totalSteps = options.steps ?? plan.train.steps;
+    const valPrompts = plan.train.validate ? validationPrompts(prompts, plan.train.validate.prompts, plan.train.seed) : validationPrompts(prompts, Math.min(2, B * 2), plan.train.seed);
+    let warnedUnknown = false;
+
+    const result = await train({
+      runDir,
+      planHash: setup.hash,
+      plan: plan as unknown,
+      ...(options.pipelineFile ? { pipelineFile: options.pipelineFile } : {}),
+      totalSteps,
+      accumulate,
+      ...(plan.train.checkpoint ? { checkpointEvery: plan.train.checkpoint.every, keep: plan.train.checkpoint.keep } : {}),
+      validateEvery: plan.train.validate?.every,
+      seed: plan.train.seed,
+      fresh: options.fresh ?? false,
+      state: initialRewardState(lowered),
+      trainable: lowered.trainable.map((p) => p.name),
+      checkpointJson: { 'adapter_config.json': peftConfigJson(loraAdapter(plan, lowered, initialRewardState(lowered), plan.model.name).config) as never },
+      logEvery: plan.output.log_every,
+      tensorboard: plan.output.tensorboard,
+      stderr,
+      ...(options.env ? { env: options.env } : {}),
+      handleSignals: options.handleSignals ?? true,
+      banner: {
+        title: `vplc run ${plan.name}: VADER reward alignment`,
+        batch: B,
+        evaluationsPerMicroStep: steps * B * (plan.sampler.name === 'ddim' && plan.sampler.guidance !== 1 ? 2 : 1),
+        items: [
+          { label: 'model', value: `${plan.model.name} ${plan.model.frames} frames ${plan.model.size.height}x${plan.model.size.width}` },
+          { label: 'weights', value: setup.weightsDescription },
+          { label: 'reward', value: terms.map((t) => `${t.weight} * ${t.reward}`).join(' + ') },
+          { label: 'sampler', value: `${plan.sampler.name}, ${steps} steps, ${lowered.gradGate ? 'gradient from a random cutoff per video (backprop = random)' : `gradient through the last ${k}`}` },
+          { label: 'decoded frames', value: `${decode.count} of ${T} per video (${decodeLabel(plan)})` },
+          { label: 'device', value: sessions.device },
+        ],
+      },
+
+      async microStep({ step, micro, state, rng }) {
+        const drawn = Array.from({ length: B }, () => prompts.sample(rng.stream('prompts')));
+        const cond = await engine.conditioning(drawn);
+        if (!warnedUnknown && engine.unknown.size > 0) {
+          warnedUnknown = true;
+          say(`warning: the tiny tokenizer does not know ${[...engine.unknown].slice(0, 8).map((w) => `'${w}'`).join(', ')}: those words read as [UNK]`);
+        }
+        const noise = rng.stream('noise');
+        const x0 = noise.fillNormal(new Float32Array(engine.latentSize));
+        const x = await engine.sampleSteps(x0, 0, steps - k, cond, state, noise);
+        // backprop = random: the cutoff c ~ U{0..steps-1}, gradient through steps c..steps-1
+        const gradGate = lowered.gradGate ? cutoffGate(rng.stream('cutoff'), k) : undefined;
+        const frameIndices = decode.fixed ? BigInt64Array.from(decode.fixed, BigInt) : randomFrames(rng.stream('decode'), T, decode.count);
+        const warm = opt.warmup > 0 ? Math.min(1, (step + 1) / opt.warmup) : 1;
+        const lr = opt.lr * warm;
+        const out = await trainStep.run(
+          engine.feedsFor(
+            trainStep,
+            {
+              latents: x,
+              ...fixedTrainFeeds,
+              noise: needsNoise ? noise.fillNormal(new Float32Array(k * engine.latentSize)) : undefined,
+              context: cond.context,
+              uncond_context: cond.uncond,
+              text_embed: cond.textEmbed,
+              frame_indices: frameIndices,
+              grad_gate: gradGate,
+              lr: Float32Array.of(lr),
+              apply: Uint8Array.of(micro === accumulate - 1 ? 1 : 0),
+              seed: BigInt64Array.of(BigInt(plan.train.seed)),
+              dropout_step: BigInt64Array.of(BigInt(step * accumulate + micro)),
+            },
+            state,
+          ),
+        );
+        const rewards: Record<string, number> = {};
+        const values: Record<string, number> = { lr, grad_norm: (out.grad_norm as Float32Array)[0]! };
+        for (const [name, v] of Object.entries(out)) {
+          if (name.startsWith('reward.')) {
+            rewards[name.slice(7)] = (v as Float32Array)[0]!;
+            values[name] = (v as Float32Array)[0]!;
+          }
+        }
+        values.reward = totalReward(terms, rewards);
+        const next: Record<string, TypedArray> = {};
+        for (const s of stateNames) next[s] = out[`${s}_out`]!;
+        return { loss: (out.loss as Float32Array)[0]!, values, state: next };
+      },
+
+      async validate({ state, rng, videoDir }) {
+        const sums: Record<string, number> = {};
+        for (let start = 0; start < valPrompts.length; start += B) {
+          const chunk = valPrompts.slice(start, start + B);
+          const batch = Array.from({ length: B }, (_, i) => chunk[i] ?? chunk[0]!);
+          const decoded = await engine.generate(batch, state, rng);
+          const names = chunk.map((p, i) => path.join(videoDir, path.basename(validationVideoName(0, start + i, p))));
+          fs.mkdirSync(videoDir, { recursive: true });
+          await writeBatchVideos(plan, decoded.frames, B, names, say);
+          // the batch's mean counts once per real prompt in it
+          for (const [name, v] of Object.entries(decoded.rewards)) sums[name] = (sums[name] ?? 0) + v * chunk.length;
+        }
+        const values: Record<string, number> = {};
+        for (const [name, v] of Object.entries(sums)) values[`reward.${name}`] = v / valPrompts.length;
+        values.reward = totalReward(terms, Object.fromEntries(Object.entries(sums).map(([n, v]) => [n, v / valPrompts.length])));
+        return values;
+      },
+    });
+
+    if (result.status !== 'completed') return result;
+    const loraDir = path.join(runDir, 'lora');
+    await writePeftAdapter(loraDir, loraAdapter(plan, lowered, result.state, plan.model.name));
+    const report = writeReport(runDir);
+    for (const w of report.warnings) say(`warning: ${w}`);
+    say(`wrote ${path.relative(process.cwd(), loraDir) || loraDir}/ (LoRA, PEFT layout) and ${path.relative(process.cwd(), report.path) || report.path}`);
+    return { ...result, loraDir, reportPath: report.path };
+  } finally {
+    await sessions.release();
+  }
+}
+
+/** grad_gate for a cutoff drawn uniformly in [0, steps): 1 from the cutoff on. */
+export function cutoffGate(stream: { int(n: number): number }, steps: number): Float32Array {
+  const c = stream.int(steps);
+  return Float32Array.from({ length: steps }, (_, i) => (i >= c ? 1 : 0));
+}
+
+/** k distinct latent frames out of T, in increasing order. */
+export function randomFrames(stream: { int(n: number): number }, T: number, k: number): BigInt64Array {
+  const idx = Array.from({ length: T }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + stream.int(T - i);
+    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+  }
+  return BigInt64Array.from(idx.slice(0, k).sort((a, b) => a - b), BigInt);
+}
+
+function decodeLabel(plan: Plan): string {
+  if (plan.objective.name !== 'reward') return '';
+  const d = plan.objective.decode;
+  switch (d.mode) {
+    case 'random':
+      return `random(${d.k})`;
+    case 'frame':
+      return `frame(${d.i})`;
+    case 'every':
+      return `every(${d.n})`;
+    case 'all':
+      return 'all';
+  }
+}
