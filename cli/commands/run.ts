@@ -70,7 +70,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       }
       const plan = result.plan;
       const runDir = path.resolve(terminal.cwd, plan.output.dir);
-      const setup = await setupReward(plan, { tiny: options.tiny === true, env: terminal.env, cwd: terminal.cwd });
+      const setup = await setupReward(plan, { device, tiny: options.tiny === true, env: terminal.env, cwd: terminal.cwd });
       for (const note of setup.notes) write(terminal.err, `note: ${note}`);
       write(terminal.err, `compiling ${displayFile(plan.file, terminal.cwd)} ...`);
       const outcome = await runReward({

@@ -59,7 +59,7 @@ export function registerSample(program: Command, context: CommandContext): void 
         return;
       }
       if (flags.lora) locateLora(path.resolve(terminal.cwd, flags.lora));
-      const setup = await setupReward(result.plan, { tiny: flags.tiny === true, samplingOnly: true, env: terminal.env, cwd: terminal.cwd });
+      const setup = await setupReward(result.plan, { device, tiny: flags.tiny === true, samplingOnly: true, env: terminal.env, cwd: terminal.cwd });
       for (const note of setup.notes) write(terminal.err, `note: ${note}`);
       const plan = setup.plan;
       const prompts = flags.prompt.length > 0 ? flags.prompt : validationPrompts(promptSource(plan), count ?? plan.train.validate?.prompts ?? 2, plan.train.seed);

@@ -46,7 +46,7 @@
 // as in the shipped pipelines); LoRA on convs (stdlib/nn/lora.ts injects into linears only).
 import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
-import { appendOptimizerStep, nameOutput, weightManifest } from './training-step.ts';
+import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from './training-step.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
 import { eliminateDeadCode } from '../passes/dce.ts';
 import { rematerialize } from '../passes/remat.ts';
@@ -342,7 +342,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
       for (const [name, v] of Object.entries(mix.losses)) nameOutput(train, v, `loss.${name}`);
     }
     if (imageFrames) nameOutput(train, imageFrames, 'frames');
-    appendOptimizerStep(b, plan, { loss: loss, wrt: wrt, lr, adamStep, apply, accumulate });
+    appendOptimizerStep(b, plan, { loss: loss, wrt: wrt, lr, adamStep, apply, accumulate, precision: options.precision });
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);
     describe(train);
@@ -355,6 +355,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     contextShape: [B, L, D],
     student: (b, x, t, context, guidance) => student(loraNN(b), x, t, context, guidance),
   });
+  applyPrecision(step, options.precision);
   eliminateDeadCode(step);
   describe(step);
 

@@ -44,7 +44,7 @@
 // (backprop = random: k = steps, train_step gets every entry and the latents are N(0,1)).
 import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
-import { appendOptimizerStep, nameOutput, weightManifest } from './training-step.ts';
+import { appendOptimizerStep, applyPrecision, type LowPrecision, nameOutput, weightManifest } from './training-step.ts';
 import type { DType } from '../ir/dtype.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
 import { eliminateDeadCode } from '../passes/dce.ts';
@@ -77,6 +77,12 @@ export interface LowerOptions {
   weights?: WeightSource;
   /** Override the network configs (tests build smaller ones). */
   build?: ModelBuild;
+  /**
+   * Lower activations of sample_step and train_step to fp16/bf16 with float32 master weights
+   * (plan.train.precision, on a GPU). Unset: float32, the right choice on CPU, where
+   * onnxruntime computes fp16 in float32 anyway.
+   */
+  precision?: LowPrecision;
 }
 
 export interface TensorInterface {
@@ -231,6 +237,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const step = ddimStep(b, { x_t: latents, eps, alphaT, alphaPrev, eta: sampler.eta, noise, scaleT, scalePrev });
     nameOutput(sample, step.prev, 'latents_out');
     nameOutput(sample, step.x0, 'x0');
+    applyPrecision(sample, options.precision);
     eliminateDeadCode(sample);
     loraModules.push(...modules);
     describe(sample, {});
@@ -303,7 +310,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     for (const [name, v] of Object.entries(mix.rewards)) nameOutput(train, v, `reward.${name}`);
     for (const [name, v] of Object.entries(mix.losses)) nameOutput(train, v, `loss.${name}`);
     nameOutput(train, frames, 'frames');
-    appendOptimizerStep(b, plan, { loss: mix.loss, wrt: loraInputs, lr, adamStep, apply, accumulate });
+    appendOptimizerStep(b, plan, { loss: mix.loss, wrt: loraInputs, lr, adamStep, apply, accumulate, precision: options.precision });
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);
     describe(train, {});

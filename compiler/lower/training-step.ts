@@ -7,6 +7,7 @@ import type { Graph, Value } from '../ir/graph.ts';
 import { accumulateWithFlag } from '../optim/accumulate.ts';
 import { adamw } from '../optim/adamw.ts';
 import { clipByGlobalNorm, globalNorm } from '../optim/clip.ts';
+import { lowerPrecision } from '../optim/precision.ts';
 import type { Plan } from '../plan.ts';
 import type { WeightManifestEntry } from '../program/program.ts';
 import type { ParameterStore } from '../../stdlib/nn/parameters.ts';
@@ -41,6 +42,15 @@ export interface OptimizerStepInputs {
   /** When accumulating: the bool [] input that says whether this micro-step applies the update. */
   apply?: Value;
   accumulate: number;
+  /** Lower the forward part's activations to this type first (GPUs; weights stay float32). */
+  precision?: LowPrecision;
+}
+
+export type LowPrecision = 'fp16' | 'bf16';
+
+/** Autocast a forward graph to fp16/bf16 (before autodiff, so master-weight gradients stay float32). */
+export function applyPrecision(graph: Graph, precision: LowPrecision | undefined): void {
+  if (precision) lowerPrecision(graph, precision === 'fp16' ? 'float16' : 'bfloat16');
 }
 
 /**
@@ -51,6 +61,7 @@ export interface OptimizerStepInputs {
 export function appendOptimizerStep(b: Builder, plan: Plan, inputs: OptimizerStepInputs): void {
   const { loss, wrt, lr, adamStep, apply, accumulate } = inputs;
   const graph = b.graph;
+  applyPrecision(graph, inputs.precision);
   const { grads: gradMap } = differentiate(graph, loss, wrt);
   let grads = wrt.map((v) => gradMap.get(v)!);
   let accNext: Value[] = [];

@@ -59,6 +59,8 @@ export interface SetupOptions {
   samplingOnly?: boolean;
   env?: Readonly<Record<string, string | undefined>>;
   cwd?: string;
+  /** fp16/bf16 lowering (train.precision) applies on a GPU; a CPU run computes in fp32. */
+  device?: 'cpu' | 'cuda';
 }
 
 const NEEDS_TEXT = new Set(['tiny_text_align', 'hps', 'pickscore']);
@@ -248,9 +250,13 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   if (plan.objective.name !== 'reward') throw new Error('unreachable');
   const terms = plan.objective.reward;
 
+  const precision = plan.train.precision === 'fp32' ? undefined : plan.train.precision;
+  if (precision && (options.device ?? 'cpu') === 'cpu') {
+    notes.push(`precision ${precision}: this CPU run computes in fp32 (onnxruntime's CPU kernels cast fp16 to fp32 inside, and have no bf16 MatMul); ${precision} applies with --device cuda`);
+  }
   let lowered: LoweredProgram;
   try {
-    lowered = lower(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}) });
+    lowered = lower(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(precision && options.device === 'cuda' ? { precision } : {}) });
   } catch (error) {
     if (error instanceof LoweringError || (error instanceof Error && /^reward '/.test(error.message))) {
       const span = loweringSpan(plan, error.message);
