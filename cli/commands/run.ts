@@ -70,6 +70,21 @@ export function registerRun(program: Command, context: CommandContext): void {
       }
       const plan = result.plan;
       const runDir = path.resolve(terminal.cwd, plan.output.dir);
+      if (plan.objective.name === 'consistency') {
+        // T2V-Turbo: runtime/methods/consistency.ts
+        const { setupConsistency } = await import('../../runtime/methods/consistency-setup.ts');
+        const { runConsistency } = await import('../../runtime/methods/consistency.ts');
+        const cs = await setupConsistency(plan, { tiny: options.tiny === true });
+        for (const note of cs.notes) write(terminal.err, `note: ${note}`);
+        write(terminal.err, `compiling ${displayFile(plan.file, terminal.cwd)} ...`);
+        const done = await runConsistency({
+          setup: cs, runDir, pipelineFile: plan.file, fresh: options.fresh === true, device,
+          ...(steps === undefined ? {} : { steps }),
+          stderr: terminal.err, env: terminal.env, cacheRoot: path.join(terminal.cwd, '.cache', 'vplc'),
+        });
+        context.setExitCode(done.exitCode);
+        return;
+      }
       const setup = await setupReward(plan, { device, tiny: options.tiny === true, env: terminal.env, cwd: terminal.cwd });
       for (const note of setup.notes) write(terminal.err, `note: ${note}`);
       write(terminal.err, `compiling ${displayFile(plan.file, terminal.cwd)} ...`);

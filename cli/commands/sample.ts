@@ -59,6 +59,20 @@ export function registerSample(program: Command, context: CommandContext): void 
         return;
       }
       if (flags.lora) locateLora(path.resolve(terminal.cwd, flags.lora));
+      if (result.plan.objective.name === 'consistency') {
+        // T2V-Turbo student: the multistep consistency sampler (runtime/methods/consistency.ts)
+        const { setupConsistency } = await import('../../runtime/methods/consistency-setup.ts');
+        const turbo = await import('../../runtime/methods/consistency.ts');
+        const cs = await setupConsistency(result.plan, { tiny: flags.tiny === true, samplingOnly: true });
+        for (const note of cs.notes) write(terminal.err, `note: ${note}`);
+        const prompts = flags.prompt.length > 0 ? flags.prompt : turbo.consistencySamplePrompts(cs.plan, count ?? cs.plan.train.validate?.prompts ?? 2);
+        const outDir = path.resolve(terminal.cwd, flags.out ?? path.join(cs.plan.output.dir, 'samples'));
+        const say = (line: string) => write(terminal.err, line);
+        const state = await turbo.readConsistencyState(flags.lora ? path.resolve(terminal.cwd, flags.lora) : undefined, cs.lowered, say);
+        const sampled = await turbo.sampleConsistency({ setup: cs, prompts, outDir, seed: seed ?? cs.plan.train.seed, state, device, cacheRoot: path.join(terminal.cwd, '.cache', 'vplc'), say });
+        write(terminal.out, `wrote ${sampled.files.length} file${sampled.files.length === 1 ? '' : 's'} to ${path.relative(terminal.cwd, outDir) || outDir}`);
+        return;
+      }
       const setup = await setupReward(result.plan, { device, tiny: flags.tiny === true, samplingOnly: true, env: terminal.env, cwd: terminal.cwd });
       for (const note of setup.notes) write(terminal.err, `note: ${note}`);
       const plan = setup.plan;

@@ -75,7 +75,7 @@ export function requireRewardObjective(plan: Plan, command: string): void {
   };
   throw new VplError('VPL7131', `not supported yet by ${command}: objective ${name} (lands with ${lands[name] ?? `the ${name} lowering`})`, {
     file: plan.file,
-    help: '`vplc check` and `vplc explain` work on this pipeline today; `vplc run` trains `objective reward` (VADER) pipelines',
+    help: '`vplc check` and `vplc explain` work on this pipeline today; `vplc run` trains `objective reward` (VADER) and `objective consistency` (T2V-Turbo) pipelines',
   });
 }
 

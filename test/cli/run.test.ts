@@ -125,10 +125,13 @@ describe('vplc run: problems stop the run before any heavy work', () => {
     expect(fs.existsSync(path.join(cwd, 'runs'))).toBe(false);
   });
 
-  it('other objectives are refused with what they land with', () => {
-    const r = vplcIn(cwd, ['run', path.join(repoRoot, 'pipelines', 't2v_turbo_vc2.vpl'), '--tiny'], 60_000);
+  it('an objective that is not lowered yet (denoise) is refused with what it lands with', () => {
+    const file = path.join(cwd, 'denoise.vpl');
+    fs.writeFileSync(file, `pipeline denoise_demo\nextends ${JSON.stringify(demo)}\ndata tiny_shapes { count = 8 }\nobjective denoise { }\n`);
+    const r = vplcIn(cwd, ['run', file, '--tiny'], 60_000);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/error VPL7131: not supported yet by vplc run: objective consistency \(lands with T2V-Turbo/);
+    expect(r.stderr).toMatch(/error VPL7131: not supported yet by vplc run: objective denoise \(lands with/);
+    expect(r.stderr).toMatch(/help: .*objective consistency/);
   });
 
   it('check errors print diagnostics and exit 1; bad flags are usage errors', () => {

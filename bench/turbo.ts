@@ -1,0 +1,134 @@
+// T2V-Turbo in the tiny world: the 4-step consistency student of pipelines/turbo_demo.vpl vs
+// its teacher (the base tiny UNet) sampled with 50-step DDIM + CFG, and the teacher with only
+// 4 DDIM steps (+ CFG), on the same prompts and the same initial noise (Rng(seed).fixed
+// ('sample:i') per prompt: every method draws its first latents from the same stream).
+//
+//   npx tsx bench/turbo.ts [--lora runs/turbo_demo] [--steps N] [--prompts K] [--seed S]
+//
+// Without --lora the student is trained first (runConsistency, fresh, into runs/bench_turbo,
+// N steps; default: the pipeline's). Rewards are the pipeline's (brightness, tiny_text_align),
+// scored by the same `decode_all` graph (every frame) for all three methods; wall-clock is the
+// whole generation of one prompt's batch (sampling + decode + scoring; text embeddings are
+// computed once beforehand), median over the prompts, on the CPU execution provider.
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkFile } from '../compiler/check/index.ts';
+import { lower } from '../compiler/lower/index.ts';
+import type { Plan } from '../compiler/plan.ts';
+import { ConsistencyEngine } from '../runtime/methods/consistency-engine.ts';
+import { setupConsistency } from '../runtime/methods/consistency-setup.ts';
+import { readConsistencyState, runConsistency, samplingGuidance, validationCaptions } from '../runtime/methods/consistency.ts';
+import { RewardEngine } from '../runtime/methods/engine.ts';
+import { totalReward } from '../runtime/methods/reward.ts';
+import { baseLoraState } from '../runtime/methods/sample.ts';
+import { addDecodeAll } from '../runtime/methods/setup.ts';
+import { Rng } from '../runtime/random.ts';
+import { loadProgram } from '../runtime/session.ts';
+import { shapesItem } from '../stdlib/data/shapes.ts';
+import { median } from './common.ts';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+
+interface Row {
+  method: string;
+  evals: string;
+  rewards: Record<string, number>;
+  reward: number;
+  seconds: number[];
+}
+
+async function main() {
+  const checked = checkFile(path.join(repoRoot, 'pipelines/turbo_demo.vpl'));
+  if (!checked.plan) throw new Error('turbo_demo.vpl does not check');
+  const setup = await setupConsistency(checked.plan, {});
+  for (const n of setup.notes) console.error(`note: ${n}`);
+  const { plan } = setup;
+  const seed = Number(arg('seed') ?? 1234);
+  const K = Number(arg('prompts') ?? 8);
+  const cacheRoot = path.join(repoRoot, '.cache', 'vplc');
+
+  let lora = arg('lora');
+  let trainSeconds: number | undefined;
+  if (!lora) {
+    const runDir = path.join(repoRoot, 'runs', 'bench_turbo');
+    const t0 = performance.now();
+    const steps = arg('steps') ? Number(arg('steps')) : undefined;
+    const res = await runConsistency({ setup, runDir, fresh: true, handleSignals: false, cacheRoot, ...(steps ? { steps } : {}), probeBatches: 8 });
+    trainSeconds = (performance.now() - t0) / 1000;
+    if (res.status !== 'completed') throw new Error('training did not complete');
+    lora = runDir;
+  }
+  const student = await readConsistencyState(path.resolve(lora), setup.lowered, (l) => console.error(l));
+
+  // the prompts: distinct captions of the tiny world (not the training draws' order)
+  const data = plan.data?.name === 'tiny_shapes' ? plan.data : { count: 64, seed: 0 };
+  const captions = Array.from({ length: data.count }, (_, i) => shapesItem(data.seed, i, { frames: 2, height: 8, width: 8 }).caption);
+  const prompts = validationCaptions(captions, K, seed);
+
+  // student: the consistency program (sampling graphs only)
+  const sSetup = await setupConsistency(checked.plan, { samplingOnly: true });
+  const sSessions = await loadProgram(sSetup.lowered.program, { cacheRoot });
+  const studentEngine = new ConsistencyEngine(plan, sSetup.lowered, sSessions);
+
+  // teacher: the same frozen weights, lowered as a reward-objective program for its DDIM sampler
+  const teacherPlan = (steps: number): Plan => ({
+    ...plan,
+    sampler: { name: 'ddim', steps, eta: 0, guidance: samplingGuidance(plan), use_scale: false },
+    objective: { name: 'reward', reward: setup.terms, decode: { mode: 'all' }, backprop: { mode: 'last', k: 1 }, decode_og: false },
+  });
+  const teacherEngine = async (steps: number) => {
+    const p = teacherPlan(steps);
+    const lowered = lower(p, { tiny: setup.mode === 'tiny-random', build: setup.build, ...(setup.weights ? { weights: setup.weights } : {}) });
+    delete lowered.program.graphs.train_step;
+    addDecodeAll(p, lowered, setup.build);
+    const sessions = await loadProgram(lowered.program, { cacheRoot });
+    return { engine: new RewardEngine(p, lowered, sessions), state: baseLoraState(lowered), sessions };
+  };
+  const t50 = await teacherEngine(50);
+  const t4 = await teacherEngine(4);
+
+  const B = plan.train.batch;
+  const batchOf = (p: string) => Array.from({ length: B }, () => p);
+  for (const p of prompts) {
+    await studentEngine.conditioning(batchOf(p));
+    await t50.engine.conditioning(batchOf(p));
+    await t4.engine.conditioning(batchOf(p));
+  }
+  const measure = async (method: string, evals: string, gen: (prompt: string, rng: ReturnType<Rng['fixed']>) => Promise<{ rewards: Record<string, number> }>): Promise<Row> => {
+    // one warm-up generation (session first-run costs), not counted
+    await gen(prompts[0]!, new Rng(seed).fixed('warmup'));
+    const sums: Record<string, number> = {};
+    const seconds: number[] = [];
+    for (let i = 0; i < prompts.length; i++) {
+      const rng = new Rng(seed).fixed(`sample:${i}`);
+      const t0 = performance.now();
+      const out = await gen(prompts[i]!, rng);
+      seconds.push((performance.now() - t0) / 1000);
+      for (const [n, v] of Object.entries(out.rewards)) sums[n] = (sums[n] ?? 0) + v / prompts.length;
+    }
+    return { method, evals, rewards: sums, reward: totalReward(setup.terms, sums), seconds };
+  };
+  const w = samplingGuidance(plan);
+  const rows: Row[] = [];
+  rows.push(await measure('student, 4 consistency steps', `4 x ${B}`, (p, rng) => studentEngine.generate(batchOf(p), student, rng, w)));
+  rows.push(await measure('teacher, 50 DDIM steps + CFG', `50 x ${2 * B}`, (p, rng) => t50.engine.generate(batchOf(p), t50.state, rng)));
+  rows.push(await measure('teacher, 4 DDIM steps + CFG', `4 x ${2 * B}`, (p, rng) => t4.engine.generate(batchOf(p), t4.state, rng)));
+  rows.push(await measure('base (no LoRA), 4 consistency steps', `4 x ${B}`, (p, rng) => studentEngine.generate(batchOf(p), baseLoraState(sSetup.lowered), rng, w)));
+  await Promise.all([sSessions.release(), t50.sessions.release(), t4.sessions.release()]);
+
+  const names = setup.terms.map((t) => t.reward);
+  const teacher = rows[1]!;
+  console.log(`\nweights: ${setup.weightsDescription}; ${K} prompts x ${B} videos, seed ${seed}, w = ${w}${trainSeconds ? `; student trained ${trainSeconds.toFixed(0)} s` : `; student ${lora}`}\n`);
+  console.log(`| method | UNet evals (steps x batch) | ${names.join(' | ')} | reward | s / prompt (median) | speed-up vs 50-step |`);
+  console.log(`|---|---|${names.map(() => '---|').join('')}---|---|---|`);
+  for (const r of rows) {
+    const med = median(r.seconds);
+    console.log(`| ${r.method} | ${r.evals} | ${names.map((n) => (r.rewards[n] ?? NaN).toFixed(4)).join(' | ')} | ${r.reward.toFixed(4)} | ${med.toFixed(3)} | ${(median(teacher.seconds) / med).toFixed(1)}x |`);
+  }
+}
+
+await main();
