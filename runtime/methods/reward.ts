@@ -105,7 +105,7 @@ export function initialRewardState(lowered: LoweredProgram): TensorState {
 export function loraAdapter(plan: Plan, lowered: LoweredProgram, state: Readonly<TensorState>, baseModel: string): LoraAdapter {
   const modules = new Map<string, LoraAdapter['modules'] extends Map<string, infer M> ? M : never>();
   for (const m of lowered.lora) {
-    modules.set(m.path, { a: state[m.a]!.data as Float32Array, b: state[m.b]!.data as Float32Array, rank: plan.lora.rank, inFeatures: m.in, outFeatures: m.out });
+    modules.set(m.path, { a: state[m.a]!.data as Float32Array, b: state[m.b]!.data as Float32Array, rank: plan.lora.rank, inFeatures: m.in, outFeatures: m.out, ...(m.kernel ? { kernel: m.kernel } : {}) });
   }
   const config: LoraConfig = {
     r: plan.lora.rank,

@@ -59,8 +59,9 @@ export async function readLoraState(given: string, lowered: LoweredProgram): Pro
     for (const m of lowered.lora) {
       const mod = adapter.modules.get(m.path);
       if (!mod) continue;
-      values.set(m.a, { shape: [mod.rank, mod.inFeatures], data: mod.a });
-      values.set(m.b, { shape: [mod.outFeatures, mod.rank], data: mod.b });
+      const kernel = mod.kernel ?? [];
+      values.set(m.a, { shape: [mod.rank, mod.inFeatures, ...kernel], data: mod.a });
+      values.set(m.b, { shape: [mod.outFeatures, mod.rank, ...kernel.map(() => 1)], data: mod.b });
     }
   } else {
     const { tensors } = await readSafetensors(where.file);

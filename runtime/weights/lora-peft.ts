@@ -28,14 +28,18 @@ export interface LoraConfig {
 }
 
 export interface LoraModule {
-  /** [r, inFeatures], row-major. */
+  /** [r, inFeatures, ...kernel], row-major. */
   a: Float32Array;
-  /** [outFeatures, r], row-major. */
+  /** [outFeatures, r, 1...], row-major. */
   b: Float32Array;
   rank: number;
   inFeatures: number;
   outFeatures: number;
+  /** Convolutions only: A is a conv with this kernel, B a 1x1 conv (PEFT's layout for Conv2d/3d). */
+  kernel?: number[];
 }
+
+const kernelSize = (m: Pick<LoraModule, 'kernel'>): number => (m.kernel ?? []).reduce((p, k) => p * k, 1);
 
 export interface LoraAdapter {
   config: LoraConfig;
@@ -112,14 +116,15 @@ export function peftTensors(adapter: LoraAdapter, dtype: 'F32' | 'F16' | 'BF16' 
   const tensors: TensorToWrite[] = [];
   for (const module of [...adapter.modules.keys()].sort()) {
     const m = adapter.modules.get(module)!;
-    if (m.a.length !== m.rank * m.inFeatures || m.b.length !== m.outFeatures * m.rank) {
-      throw new VplError('VPL7014', `LoRA module '${module}' has A of ${m.a.length} and B of ${m.b.length} values, not [${m.rank}, ${m.inFeatures}] and [${m.outFeatures}, ${m.rank}]`, {
+    const kernel = m.kernel ?? [];
+    if (m.a.length !== m.rank * m.inFeatures * kernelSize(m) || m.b.length !== m.outFeatures * m.rank) {
+      throw new VplError('VPL7014', `LoRA module '${module}' has A of ${m.a.length} and B of ${m.b.length} values, not [${[m.rank, m.inFeatures, ...kernel].join(', ')}] and [${m.outFeatures}, ${m.rank}]`, {
         help: 'this is a bug in the code that built the adapter; please report it',
       });
     }
     const keys = peftKeys(module);
-    tensors.push({ name: keys.a, dtype, shape: [m.rank, m.inFeatures], data: () => fromFloat32(dtype, m.a) });
-    tensors.push({ name: keys.b, dtype, shape: [m.outFeatures, m.rank], data: () => fromFloat32(dtype, m.b) });
+    tensors.push({ name: keys.a, dtype, shape: [m.rank, m.inFeatures, ...kernel], data: () => fromFloat32(dtype, m.a) });
+    tensors.push({ name: keys.b, dtype, shape: [m.outFeatures, m.rank, ...kernel.map(() => 1)], data: () => fromFloat32(dtype, m.b) });
   }
   return tensors;
 }
@@ -181,8 +186,11 @@ export async function readPeftAdapter(dir: string, options: { weightsFile?: stri
       }
       const a = reader.entry(pair.a);
       const b = reader.entry(pair.b);
-      if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[0] !== b.shape[1]) {
-        throw invalid(weightsPath, `LoRA module '${module}' has lora_A [${a.shape.join(', ')}] and lora_B [${b.shape.join(', ')}]; expected [r, in] and [out, r]`);
+      // Linear: A [r, in], B [out, r]. Conv: A [r, in, ...kernel], B [out, r, 1...].
+      const kernel = a.shape.slice(2);
+      const convShapes = b.shape.length === a.shape.length && b.shape.slice(2).every((d) => d === 1);
+      if (a.shape.length < 2 || a.shape[0] !== b.shape[1] || (kernel.length > 0 ? !convShapes : b.shape.length !== 2)) {
+        throw invalid(weightsPath, `LoRA module '${module}' has lora_A [${a.shape.join(', ')}] and lora_B [${b.shape.join(', ')}]; expected [r, in] and [out, r] (or [r, in, ...kernel] and [out, r, 1...] for a convolution)`);
       }
       const rank = a.shape[0]!;
       const patterned = Object.entries(config.rankPattern ?? {}).some(([key, r]) => r === rank && (module === key || module.endsWith(`.${key}`)));
@@ -195,6 +203,7 @@ export async function readPeftAdapter(dir: string, options: { weightsFile?: stri
         rank,
         inFeatures: a.shape[1]!,
         outFeatures: b.shape[0]!,
+        ...(kernel.length > 0 ? { kernel } : {}),
       });
     }
     return { config, modules };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VplError } from '../../../runtime/errors.ts';
 import { loraScale, readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../../../runtime/weights/lora-peft.ts';
-import { writeSafetensors } from '../../../runtime/weights/safetensors.ts';
+import { SafetensorsReader, writeSafetensors } from '../../../runtime/weights/safetensors.ts';
 
 const python = '/usr/bin/python3';
 let dir: string;
@@ -58,6 +58,29 @@ describe('PEFT LoRA adapters', () => {
       expect(Array.from(got.b)).toEqual(Array.from(m.b));
     }
     expect(loraScale(read.config)).toBe(2);
+  });
+
+  it('round-trips a convolution LoRA in PEFT conv layout: A [r, in, kh, kw], B [out, r, 1, 1]', async () => {
+    const folder = join(dir, 'conv');
+    const [rank, inF, outF, kernel] = [2, 3, 5, [3, 3]];
+    const conv = {
+      rank,
+      inFeatures: inF,
+      outFeatures: outF,
+      kernel,
+      a: Float32Array.from({ length: rank * inF * 9 }, (_, i) => Math.sin(i) / 4),
+      b: Float32Array.from({ length: outF * rank }, (_, i) => Math.cos(i) / 8),
+    };
+    const original: LoraAdapter = { config: { r: rank, loraAlpha: 2, loraDropout: 0, targetModules: ['conv'] }, modules: new Map([['unet.input_blocks.0.0', conv]]) };
+    await writePeftAdapter(folder, original);
+    const reader = await SafetensorsReader.open(join(folder, 'adapter_model.safetensors'));
+    expect(reader.entry('base_model.model.unet.input_blocks.0.0.lora_A.weight').shape).toEqual([2, 3, 3, 3]);
+    expect(reader.entry('base_model.model.unet.input_blocks.0.0.lora_B.weight').shape).toEqual([5, 2, 1, 1]);
+    await reader.close();
+    const got = (await readPeftAdapter(folder)).modules.get('unet.input_blocks.0.0')!;
+    expect(got.kernel).toEqual(kernel);
+    expect(Array.from(got.a)).toEqual(Array.from(conv.a));
+    expect(Array.from(got.b)).toEqual(Array.from(conv.b));
   });
 
   it('writes half precision that reads back within rounding', async () => {
