@@ -43,7 +43,7 @@ export function parsePositive(value: string, flag: string): number {
 export function registerRun(program: Command, context: CommandContext): void {
   program
     .command('run')
-    .description('train a pipeline (VADER reward alignment): checkpoints, metrics, videos, report.html in runs/<name>/')
+    .description('train a pipeline (VADER reward alignment, T2V-Turbo consistency distillation): checkpoints, metrics, videos, report.html in runs/<name>/')
     .argument('<file>', 'pipeline file')
     .argument('[overrides...]', 'key=value overrides (train.steps=100 lora.rank=8)')
     .option('--tiny', 'random-initialised small networks of the same model families: a smoke run without weights')

@@ -5,19 +5,15 @@
 // (consistency.ts), `vplc sample` and bench/turbo.ts.
 import type { ConsistencyLoweredProgram } from '../../compiler/lower/index.ts';
 import type { Plan } from '../../compiler/plan.ts';
-import { tokenizeBatch, unknownWords } from '../../stdlib/models/clip/tiny-tokenizer.ts';
 import type { RngStream } from '../random.ts';
 import type { Feed, GraphSession, ProgramSessions } from '../session.ts';
 import type { TensorState } from '../train/index.ts';
-import type { DecodedBatch, Embedding } from './engine.ts';
+import { type Conditioning, type Embedding, feedsFor, TextConditioner } from './conditioning.ts';
+import type { DecodedBatch } from './engine.ts';
 
 const f32 = (x: number) => Float32Array.of(x);
 
-export interface Conditioning {
-  context: Float32Array;
-  uncond: Float32Array;
-  textEmbed: Float32Array;
-}
+export type { Conditioning } from './conditioning.ts';
 
 export class ConsistencyEngine {
   readonly batch: number;
@@ -25,62 +21,36 @@ export class ConsistencyEngine {
   readonly latentSize: number;
   /** Floats of one video [3, F, H, W]. */
   readonly videoSize: number;
-  readonly unknown = new Set<string>();
-  private readonly cache = new Map<string, Embedding>();
-  private readonly text: GraphSession;
-  private readonly contextLength: number;
-  private readonly contextSize: number;
-  private readonly embedSize: number;
+  /** Prompt embeddings (text_encode, cached per prompt). */
+  readonly text: TextConditioner;
 
   constructor(
     readonly plan: Plan,
     readonly lowered: ConsistencyLoweredProgram,
     readonly sessions: ProgramSessions,
   ) {
-    this.text = sessions.graph('text_encode');
+    this.text = new TextConditioner(sessions.graph('text_encode'), plan.train.batch);
     this.batch = plan.train.batch;
     const [C, T, h, w] = plan.derived.latent_shape;
     this.latentSize = C * T * h * w;
     this.videoSize = 3 * plan.model.frames * plan.model.size.height * plan.model.size.width;
-    this.contextLength = this.text.inputs.find((i) => i.name === 'tokens')!.shape[1]!;
-    this.contextSize = this.text.outputs.find((o) => o.name === 'context')!.shape.slice(1).reduce((a, b) => a * b, 1);
-    this.embedSize = this.text.outputs.find((o) => o.name === 'text_embed')!.shape[1]!;
   }
 
-  async embed(prompt: string): Promise<Embedding> {
-    const hit = this.cache.get(prompt);
-    if (hit) return hit;
-    for (const w of unknownWords(prompt)) this.unknown.add(w);
-    const tokens = tokenizeBatch(Array.from({ length: this.batch }, () => prompt), this.contextLength);
-    const out = await this.text.run({ tokens });
-    const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: (out.text_embed as Float32Array).slice(0, this.embedSize) };
-    this.cache.set(prompt, e);
-    return e;
+  /** Words of the prompts the tokenizer does not know. */
+  get unknown(): ReadonlySet<string> {
+    return this.text.unknown;
   }
 
-  /** Context and text_embed of B prompts, and the empty prompt's context as uncond. */
-  async conditioning(prompts: readonly string[]): Promise<Conditioning> {
-    const context = new Float32Array(this.batch * this.contextSize);
-    const uncond = new Float32Array(this.batch * this.contextSize);
-    const textEmbed = new Float32Array(this.batch * this.embedSize);
-    const empty = await this.embed('');
-    for (let i = 0; i < this.batch; i++) {
-      const e = await this.embed(prompts[i]!);
-      context.set(e.context, i * this.contextSize);
-      textEmbed.set(e.textEmbed, i * this.embedSize);
-      uncond.set(empty.context, i * this.contextSize);
-    }
-    return { context, uncond, textEmbed };
+  embed(prompt: string): Promise<Embedding> {
+    return this.text.embed(prompt);
+  }
+
+  conditioning(prompts: readonly string[]): Promise<Conditioning> {
+    return this.text.conditioning(prompts);
   }
 
   feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
-    const feeds: Record<string, Feed> = {};
-    for (const spec of graph.inputs) {
-      const v = available[spec.name] ?? state?.[spec.name]?.data;
-      if (v === undefined) throw new Error(`internal: no value for input '${spec.name}' of graph '${graph.name}'`);
-      feeds[spec.name] = v;
-    }
-    return feeds;
+    return feedsFor(graph, available, state);
   }
 
   /**

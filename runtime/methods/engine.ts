@@ -5,15 +5,12 @@
 import type { TypedArray } from '../../compiler/ir/dtype.ts';
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
 import type { Plan } from '../../compiler/plan.ts';
-import { tokenizeBatch, unknownWords } from '../../stdlib/models/clip/tiny-tokenizer.ts';
 import type { RngStream } from '../random.ts';
 import type { Feed, GraphSession, Outputs, ProgramSessions } from '../session.ts';
 import type { TensorState } from '../train/index.ts';
+import { type Conditioning, type Embedding, feedsFor, TextConditioner } from './conditioning.ts';
 
-export interface Embedding {
-  context: Float32Array;
-  textEmbed: Float32Array;
-}
+export type { Conditioning, Embedding } from './conditioning.ts';
 
 export interface DecodedBatch {
   /** [B T, 3, H, W] in [-1, 1], video-major. */
@@ -29,71 +26,40 @@ export class RewardEngine {
   readonly batch: number;
   readonly latentSize: number;
   readonly latentShape: number[];
-  private readonly cache = new Map<string, Embedding>();
-  private readonly text: GraphSession;
   private readonly sample: GraphSession;
   private readonly decode: GraphSession;
-  private readonly contextLength: number;
-  private readonly contextSize: number;
-  private readonly embedSize: number;
-  readonly unknown = new Set<string>();
+  /** Prompt embeddings (text_encode, cached per prompt). */
+  readonly text: TextConditioner;
 
   constructor(
     readonly plan: Plan,
     readonly lowered: LoweredProgram,
     readonly sessions: ProgramSessions,
   ) {
-    this.text = sessions.graph('text_encode');
+    this.text = new TextConditioner(sessions.graph('text_encode'), plan.train.batch);
     this.sample = sessions.graph('sample_step');
     this.decode = sessions.graph('decode_all');
     this.batch = plan.train.batch;
     const [C, T, h, w] = plan.derived.latent_shape;
     this.latentShape = [this.batch, C, T, h, w];
     this.latentSize = this.batch * C * T * h * w;
-    const tokens = this.text.inputs.find((i) => i.name === 'tokens')!;
-    this.contextLength = tokens.shape[1]!;
-    const ctx = this.text.outputs.find((o) => o.name === 'context')!;
-    this.contextSize = ctx.shape.slice(1).reduce((a, b) => a * b, 1);
-    const emb = this.text.outputs.find((o) => o.name === 'text_embed')!;
-    this.embedSize = emb.shape[1]!;
   }
 
-  /** The embedding of one prompt (computed once; the batch is filled with copies of it). */
-  async embed(prompt: string): Promise<Embedding> {
-    const hit = this.cache.get(prompt);
-    if (hit) return hit;
-    for (const w of unknownWords(prompt)) this.unknown.add(w);
-    const tokens = tokenizeBatch(Array.from({ length: this.batch }, () => prompt), this.contextLength);
-    const out = await this.text.run({ tokens });
-    const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: (out.text_embed as Float32Array).slice(0, this.embedSize) };
-    this.cache.set(prompt, e);
-    return e;
+  /** Words of the prompts the tokenizer does not know. */
+  get unknown(): ReadonlySet<string> {
+    return this.text.unknown;
   }
 
-  /** Context [B, L, D] and text_embed [B, E] of B prompts, and of the empty prompt. */
-  async conditioning(prompts: readonly string[]): Promise<{ context: Float32Array; uncond: Float32Array; textEmbed: Float32Array }> {
-    const context = new Float32Array(this.batch * this.contextSize);
-    const uncond = new Float32Array(this.batch * this.contextSize);
-    const textEmbed = new Float32Array(this.batch * this.embedSize);
-    const empty = await this.embed('');
-    for (let i = 0; i < this.batch; i++) {
-      const e = await this.embed(prompts[i]!);
-      context.set(e.context, i * this.contextSize);
-      textEmbed.set(e.textEmbed, i * this.embedSize);
-      uncond.set(empty.context, i * this.contextSize);
-    }
-    return { context, uncond, textEmbed };
+  embed(prompt: string): Promise<Embedding> {
+    return this.text.embed(prompt);
   }
 
-  /** Feeds a graph's inputs from `available`, by name; LoRA and other state from `state`. */
+  conditioning(prompts: readonly string[]): Promise<Conditioning> {
+    return this.text.conditioning(prompts);
+  }
+
   feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
-    const feeds: Record<string, Feed> = {};
-    for (const spec of graph.inputs) {
-      const v = available[spec.name] ?? state?.[spec.name]?.data;
-      if (v === undefined) throw new Error(`internal: no value for input '${spec.name}' of graph '${graph.name}'`);
-      feeds[spec.name] = v;
-    }
-    return feeds;
+    return feedsFor(graph, available, state);
   }
 
   /**

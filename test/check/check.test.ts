@@ -117,6 +117,15 @@ describe('extends and overrides', () => {
     expect(parseOverride('rank').diagnostics[0].code).toBe('VPL5001');
     expect(parseOverride('a=1 b=2').diagnostics[0].code).toBe('VPL5001');
   });
+
+  it('takes an unquoted value of a path or string field as the text typed, as a shell user writes it', () => {
+    const plan = checkFile('pipelines/demo.vpl', { overrides: ['output.dir=/tmp/runs/a b', 'model.weights=ckpt/tiny.safetensors'] }).plan!;
+    expect(plan.output.dir).toBe('/tmp/runs/a b');
+    expect(plan.model.weights).toBe('../ckpt/tiny.safetensors'); // relative to the cwd, stored relative to pipelines/
+    // other fields still parse as expressions: a bare word is a name, not a number
+    const bad = checkFile('pipelines/demo.vpl', { overrides: ['lora.rank=eight'] });
+    expect(bad.diagnostics.map((d) => d.code)).toEqual(['VPL2005']);
+  });
 });
 
 describe('plan identity', () => {
