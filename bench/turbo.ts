@@ -3,26 +3,34 @@
 // 4 DDIM steps (+ CFG), on the same prompts and the same initial noise (Rng(seed).fixed
 // ('sample:i') per prompt: every method draws its first latents from the same stream).
 //
-//   npx tsx bench/turbo.ts [--lora runs/turbo_demo] [--steps N] [--prompts K] [--seed S]
+//   npx tsx bench/turbo.ts [--lora runs/turbo_demo] [--steps N] [--prompts K] [--seed S] [--out DIR]
 //
 // Without --lora the student is trained first (runConsistency, fresh, into runs/bench_turbo,
 // N steps; default: the pipeline's). Rewards are the pipeline's (brightness, tiny_text_align),
 // scored by the same `decode_all` graph (every frame) for all three methods; wall-clock is the
 // whole generation of one prompt's batch (sampling + decode + scoring; text embeddings are
 // computed once beforehand), median over the prompts, on the CPU execution provider.
+//
+// The videos go to <out>/videos/compare/<method>/NN-<prompt-slug>.gif (the first video of each
+// prompt's batch; the same file name for every method), with <out>/videos/compare/summary.json
+// ({method: {reward, seconds_per_video, ...}}), and <out>/report.html shows them side by side
+// (runtime/report/report.ts). Default out: runs/bench_turbo_compare. Writing is not timed.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkFile } from '../compiler/check/index.ts';
 import { lower } from '../compiler/lower/index.ts';
 import type { Plan } from '../compiler/plan.ts';
 import { ConsistencyEngine } from '../runtime/methods/consistency-engine.ts';
 import { setupConsistency } from '../runtime/methods/consistency-setup.ts';
 import { readConsistencyState, runConsistency, samplingGuidance, validationCaptions } from '../runtime/methods/consistency.ts';
-import { RewardEngine } from '../runtime/methods/engine.ts';
+import { type DecodedBatch, RewardEngine, splitVideos } from '../runtime/methods/engine.ts';
 import { totalReward } from '../runtime/methods/reward.ts';
 import { baseLoraState } from '../runtime/methods/sample.ts';
 import { addDecodeAll } from '../runtime/methods/setup.ts';
 import { Rng } from '../runtime/random.ts';
+import { slugify, writeVideo } from '../runtime/media/video.ts';
+import { writeReport } from '../runtime/report/report.ts';
 import { loadProgram } from '../runtime/session.ts';
 import { shapesItem } from '../stdlib/data/shapes.ts';
 import { median } from './common.ts';
@@ -35,6 +43,8 @@ const arg = (name: string) => {
 
 interface Row {
   method: string;
+  /** The method's folder under videos/compare/. */
+  folder: string;
   evals: string;
   rewards: Record<string, number>;
   reward: number;
@@ -50,6 +60,9 @@ async function main() {
   const seed = Number(arg('seed') ?? 1234);
   const K = Number(arg('prompts') ?? 8);
   const cacheRoot = path.join(repoRoot, '.cache', 'vplc');
+  const outDir = path.resolve(arg('out') ?? path.join(repoRoot, 'runs', 'bench_turbo_compare'));
+  const compareDir = path.join(outDir, 'videos', 'compare');
+  fs.rmSync(compareDir, { recursive: true, force: true }); // no rows left over from an earlier run
 
   let lora = arg('lora');
   let trainSeconds: number | undefined;
@@ -98,7 +111,8 @@ async function main() {
     await t50.engine.conditioning(batchOf(p));
     await t4.engine.conditioning(batchOf(p));
   }
-  const measure = async (method: string, evals: string, gen: (prompt: string, rng: ReturnType<Rng['fixed']>) => Promise<{ rewards: Record<string, number> }>): Promise<Row> => {
+  const videoName = (i: number) => `${String(i).padStart(2, '0')}-${slugify(prompts[i]!)}`;
+  const measure = async (method: string, folder: string, evals: string, gen: (prompt: string, rng: ReturnType<Rng['fixed']>) => Promise<DecodedBatch>): Promise<Row> => {
     // one warm-up generation (session first-run costs), not counted
     await gen(prompts[0]!, new Rng(seed).fixed('warmup'));
     const sums: Record<string, number> = {};
@@ -108,16 +122,18 @@ async function main() {
       const t0 = performance.now();
       const out = await gen(prompts[i]!, rng);
       seconds.push((performance.now() - t0) / 1000);
+      // the batch's first video: drawn from the same noise stream by every method
+      await writeVideo(splitVideos(out.frames, B, plan)[0]!, { path: path.join(compareDir, folder, videoName(i)), fps: plan.model.fps, format: 'gif' });
       for (const [n, v] of Object.entries(out.rewards)) sums[n] = (sums[n] ?? 0) + v / prompts.length;
     }
-    return { method, evals, rewards: sums, reward: totalReward(setup.terms, sums), seconds };
+    return { method, folder, evals, rewards: sums, reward: totalReward(setup.terms, sums), seconds };
   };
   const w = samplingGuidance(plan);
   const rows: Row[] = [];
-  rows.push(await measure('student, 4 consistency steps', `4 x ${B}`, (p, rng) => studentEngine.generate(batchOf(p), student, rng, w)));
-  rows.push(await measure('teacher, 50 DDIM steps + CFG', `50 x ${2 * B}`, (p, rng) => t50.engine.generate(batchOf(p), t50.state, rng)));
-  rows.push(await measure('teacher, 4 DDIM steps + CFG', `4 x ${2 * B}`, (p, rng) => t4.engine.generate(batchOf(p), t4.state, rng)));
-  rows.push(await measure('base (no LoRA), 4 consistency steps', `4 x ${B}`, (p, rng) => studentEngine.generate(batchOf(p), baseLoraState(sSetup.lowered), rng, w)));
+  rows.push(await measure('student, 4 consistency steps', 'student-4-steps', `4 x ${B}`, (p, rng) => studentEngine.generate(batchOf(p), student, rng, w)));
+  rows.push(await measure('teacher, 50 DDIM steps + CFG', 'teacher-50-steps-cfg', `50 x ${2 * B}`, (p, rng) => t50.engine.generate(batchOf(p), t50.state, rng)));
+  rows.push(await measure('teacher, 4 DDIM steps + CFG', 'teacher-4-steps-cfg', `4 x ${2 * B}`, (p, rng) => t4.engine.generate(batchOf(p), t4.state, rng)));
+  rows.push(await measure('base (no LoRA), 4 consistency steps', 'base-no-lora-4-steps', `4 x ${B}`, (p, rng) => studentEngine.generate(batchOf(p), baseLoraState(sSetup.lowered), rng, w)));
   await Promise.all([sSessions.release(), t50.sessions.release(), t4.sessions.release()]);
 
   const names = setup.terms.map((t) => t.reward);
@@ -129,6 +145,24 @@ async function main() {
     const med = median(r.seconds);
     console.log(`| ${r.method} | ${r.evals} | ${names.map((n) => (r.rewards[n] ?? NaN).toFixed(4)).join(' | ')} | ${r.reward.toFixed(4)} | ${med.toFixed(3)} | ${(median(teacher.seconds) / med).toFixed(1)}x |`);
   }
+
+  // the side-by-side page: summary.json's key order is the report's column order
+  const summary = Object.fromEntries(rows.map((r) => {
+    const med = median(r.seconds);
+    return [r.folder, {
+      label: r.method,
+      unet_evals: r.evals,
+      ...Object.fromEntries(names.map((n) => [n, r.rewards[n] ?? null])),
+      reward: r.reward,
+      seconds_per_prompt: med,
+      seconds_per_video: med / B,
+      speedup_vs_50_steps: median(teacher.seconds) / med,
+    }];
+  }));
+  fs.writeFileSync(path.join(compareDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const report = writeReport(outDir);
+  for (const warning of report.warnings) console.error(`warning: ${warning}`);
+  console.log(`\n${report.videos} videos side by side: ${pathToFileURL(report.path).href}`);
 }
 
 await main();

@@ -80,11 +80,13 @@ async function tinyWorldWeights(base: ModelBuild): Promise<{ weights: WeightSour
   }
   const paths = mod.TINY_WEIGHTS;
   if (!Object.values(paths).every((p) => fs.existsSync(p))) return undefined;
-  const [unet, vae, clip] = await Promise.all([mod.openTinyWeights('unet'), mod.openTinyWeights('vae'), mod.openTinyWeights('clip')]);
+  const [unet, vae, clip, aesthetic] = await Promise.all([mod.openTinyWeights('unet'), mod.openTinyWeights('vae'), mod.openTinyWeights('clip'), mod.openTinyWeights('aesthetic')]);
   const parts = [
     { prefix: base.unet.checkpointPrefix, source: unet as WeightSource },
     { prefix: base.vae.checkpointPrefix, source: vae as WeightSource },
     { prefix: base.text.checkpointPrefix, source: clip as WeightSource },
+    // The tiny_aesthetic head's keys are its parameter names (tiny_aesthetic.*): no prefix, last.
+    { prefix: '', source: aesthetic as WeightSource },
   ];
   const weights: WeightSource = {
     description: 'the tiny world weights (stdlib/weights/tiny)',

@@ -86,7 +86,7 @@ export function defaultWeightsPath(model: string, env: Readonly<Record<string, s
 }
 
 /** The committed tiny-world weight files (undefined while they are not there). */
-async function tinyWorld(): Promise<{ paths: Record<string, string>; open: (m: 'vae' | 'clip' | 'unet') => Promise<WeightSource>; vaeScale: number } | undefined> {
+async function tinyWorld(): Promise<{ paths: Record<string, string>; open: (m: 'vae' | 'clip' | 'unet' | 'aesthetic') => Promise<WeightSource>; vaeScale: number } | undefined> {
   let mod: typeof import('../../stdlib/models/tiny/weights.ts');
   try {
     mod = await import('../../stdlib/models/tiny/weights.ts');
@@ -209,11 +209,13 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   if (input.model.name === 'tiny_vc') {
     const world = options.tiny ? undefined : await tinyWorld();
     if (world) {
-      const [unet, vae, clip] = await Promise.all([world.open('unet'), world.open('vae'), world.open('clip')]);
+      const [unet, vae, clip, aesthetic] = await Promise.all([world.open('unet'), world.open('vae'), world.open('clip'), world.open('aesthetic')]);
       weights = prefixedSource('the tiny world weights (stdlib/weights/tiny)', [
         { prefix: base.unet.checkpointPrefix, source: unet },
         { prefix: base.vae.checkpointPrefix, source: vae },
         { prefix: base.text.checkpointPrefix, source: clip },
+        // The tiny_aesthetic head's keys are its parameter names (tiny_aesthetic.*): no prefix, last.
+        { prefix: '', source: aesthetic },
       ]);
       build = { ...base, vae: { ...base.vae, scaleFactor: world.vaeScale } };
       mode = 'tiny-world';

@@ -30,10 +30,17 @@ function l2normalize(b: Builder, x: Value): Value {
   return b.div(x, b.sqrt(b.add(b.reduceSum(b.mul(x, x), [-1], true), b.scalarLike(x, 1e-12))));
 }
 
-/** Per-frame L2-normalised image embeddings [N, E]. */
+/**
+ * Per-frame L2-normalised image embeddings [N, E] of the tiny CLIP. It was trained on frames as
+ * the decoder emits them, in [-1, 1] (stdlib/models/tiny/train-clip.ts), so they go in as they
+ * are (resized if needed); `clipPreprocess` is the real CLIP's input mapping.
+ */
 export function clipImageEmbedding(nn: NN, config: ClipConfig, frames: Value): Value {
   const { b } = nn;
-  return l2normalize(b, buildClipImageEncoder(nn, config, clipPreprocess(b, frames, config.vision.imageSize)).pooled);
+  const [, , h, w] = frames.shape;
+  const size = config.vision.imageSize;
+  const x = h === size && w === size ? frames : b.resize(frames, [1, 1, size / h, size / w], 'linear');
+  return l2normalize(b, buildClipImageEncoder(nn, config, x).pooled);
 }
 
 /**

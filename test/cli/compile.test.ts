@@ -26,7 +26,7 @@ describe('vplc compile', () => {
       expect([...session.inputNames].sort()).toEqual(graph.inputs.map((i) => i.name).sort());
       await session.release();
     }
-  });
+  }, 180_000);
 
   it.skipIf(!hasOnnx)('writes models that pass onnx.checker (skipped when Debian python3-onnx is missing)', () => {
     const files = ['text_encode.onnx', 'sample_step.onnx', 'train_step.onnx'].map((f) => join(out, f));
@@ -58,5 +58,5 @@ describe('vplc explain --graph', () => {
     // one training step runs the sampler step with gradient, the decoder and the reward: it costs more
     expect(train.flops).toBeGreaterThan(sample.flops);
     expect(train.peakActivationBytes).toBeGreaterThan(sample.peakActivationBytes);
-  });
+  }, 180_000);
 });

@@ -12,7 +12,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const demo = path.join(repoRoot, 'pipelines', 'demo.vpl');
 const small = ['model.frames=4', 'sampler.steps=3', 'train.batch=1', 'objective.backprop=last(1)', 'objective.decode=random(1)', 'objective.reward=1.0 * brightness', '--tiny'];
-const run = (dir: string, steps: number) => vplc(['run', demo, ...small, `output.dir=${dir}`, '--steps', String(steps)], { cwd: tmp });
+const run = (dir: string, steps: number) => vplc(['run', demo, ...small, `output.dir=${dir}`, '--steps', String(steps)], { cwd: tmp, timeoutMs: 280_000 });
 
 describe('vplc run: a resumed run continues bit for bit', () => {
   it('1 step + resume to 3 equals 3 steps straight', () => {

@@ -11,11 +11,11 @@ export interface VplcResult {
   stderr: string;
 }
 
-export function vplc(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): VplcResult {
+export function vplc(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): VplcResult {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...options.env };
   delete env.FORCE_COLOR;
   if (options.env?.FORCE_COLOR) env.FORCE_COLOR = options.env.FORCE_COLOR;
   if (options.env?.NO_COLOR === '') delete env.NO_COLOR;
-  const result = spawnSync(process.execPath, [binary, ...args], { cwd: options.cwd ?? repoRoot, env, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [binary, ...args], { cwd: options.cwd ?? repoRoot, env, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -14,7 +14,7 @@ import { readSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { type CheckpointTensor, ParameterStore, type WeightSource } from '../../nn/index.ts';
 import { tinyVaeConfig, type VaeConfig } from '../vae/config.ts';
 
-export type TinyModel = 'vae' | 'clip' | 'unet';
+export type TinyModel = 'vae' | 'clip' | 'unet' | 'aesthetic';
 
 const file = (name: string) => fileURLToPath(new URL(`../../weights/tiny/${name}`, import.meta.url));
 
@@ -23,6 +23,8 @@ export const TINY_WEIGHTS: Readonly<Record<TinyModel, string>> = {
   vae: file('tiny_vae.safetensors'),
   clip: file('tiny_clip.safetensors'),
   unet: file('tiny_vc_unet.safetensors'),
+  /** The tiny_aesthetic reward head (keys tiny_aesthetic.*, as stdlib/rewards/tiny.ts names them; train-aesthetic.ts). */
+  aesthetic: file('tiny_aesthetic.safetensors'),
 };
 
 /**
