@@ -13,6 +13,9 @@ import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
 import { format } from '../../grammar/index.ts';
 import type { CommandContext } from '../main.ts';
 import { colorEnabled, write } from '../terminal.ts';
+import { formatBytes } from './compile.ts';
+import { type CompiledFigures, compiledFigures } from './lowering.ts';
+import { formatCount } from '../../runtime/progress/banner.ts';
 
 export const DiffExit = { same: 0, error: 1, changed: 2 } as const;
 
@@ -24,7 +27,9 @@ export function registerDiff(program: Command, context: CommandContext): void {
     .argument('[new]', 'the new pipeline file')
     .option('--git <rev>', 'compare FILE with its version at a git revision (default HEAD when only one file is given)')
     .option('--json', 'print the changes as JSON')
-    .action((first: string, second: string | undefined, options: { git?: string; json?: boolean }) => {
+    .option('--graph', 'also compile both pipelines and compare parameters, FLOPs and peak activation memory per graph')
+    .option('--tiny', 'with --graph: compile random-initialised small versions of the model families')
+    .action(async (first: string, second: string | undefined, options: { git?: string; json?: boolean; graph?: boolean; tiny?: boolean }) => {
       const { terminal } = context;
       const fail = (message: string) => {
         write(terminal.err, `vplc diff: ${message}`);
@@ -56,11 +61,13 @@ export function registerDiff(program: Command, context: CommandContext): void {
       if (!ok) return fail('cannot compare pipelines with errors');
 
       const diff = diffPlans(oldResult.plan as Plan, newResult.plan as Plan);
+      const graphs = options.graph ? await compareGraphs(oldResult.plan as Plan, newResult.plan as Plan, options.tiny === true) : undefined;
       if (options.json) {
         const changes = diff.changes.map(({ span, ...c }) => (span ? { ...c, at: `${displayFile(span.file, terminal.cwd)}:${span.start.line}:${span.start.column}` } : c));
-        write(terminal.out, JSON.stringify({ changes, figures: diff.figures, class: diff.cls ?? null, summary: summaryLine(diff), notes: diff.notes }, null, 2));
+        write(terminal.out, JSON.stringify({ changes, figures: diff.figures, ...(graphs ? { graphs } : {}), class: diff.cls ?? null, summary: summaryLine(diff), notes: diff.notes }, null, 2));
       } else {
         write(terminal.out, formatDiff(diff));
+        if (graphs) write(terminal.out, formatGraphComparison(graphs, options.tiny === true));
       }
       context.setExitCode(diff.changes.length > 0 ? DiffExit.changed : DiffExit.same);
     });
@@ -130,4 +137,36 @@ export function checkAtRevision(file: string, rev: string): CheckResult {
       }
     },
   });
+}
+
+interface GraphComparison {
+  old: CompiledFigures;
+  new: CompiledFigures;
+}
+
+async function compareGraphs(oldPlan: Plan, newPlan: Plan, tiny: boolean): Promise<GraphComparison> {
+  return { old: await compiledFigures(oldPlan, tiny), new: await compiledFigures(newPlan, tiny) };
+}
+
+/** `train_step  12.7G -> 25.4G FLOP (x2)  peak activations 70.1 MiB -> 140.2 MiB (x2)` */
+function formatGraphComparison(graphs: GraphComparison, tiny: boolean): string {
+  const title = `\ncompiled graphs${tiny ? ' (--tiny: small versions of the model families)' : ''}:`;
+  const problem = graphs.old.problem ?? graphs.new.problem;
+  if (problem) return `${title}\n  not available: ${problem}`;
+  const ratio = (a: number, b: number) => {
+    const r = a > 0 ? (b / a).toPrecision(3) : '1.00';
+    return r === '1.00' ? '' : `  (x${r.replace(/\.?0+$/, '')})`;
+  };
+  const lines = [title];
+  const [po, pn] = [graphs.old.parameters!, graphs.new.parameters!];
+  lines.push(`  trainable parameters  ${formatCount(po.trainable)} -> ${formatCount(pn.trainable)}${ratio(po.trainable, pn.trainable)}`);
+  for (const g of graphs.new.graphs!) {
+    const o = graphs.old.graphs!.find((x) => x.graph === g.graph);
+    if (!o) {
+      lines.push(`  + ${g.graph}`);
+      continue;
+    }
+    lines.push(`  ${g.graph.padEnd(12)} ${formatCount(o.flops)} -> ${formatCount(g.flops)} FLOP${ratio(o.flops, g.flops)}   peak activations ${formatBytes(o.peakActivationBytes)} -> ${formatBytes(g.peakActivationBytes)}${ratio(o.peakActivationBytes, g.peakActivationBytes)}`);
+  }
+  return lines.join('\n');
 }

@@ -9,10 +9,10 @@ import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
 import { splitArguments } from './arguments.ts';
-import { derivedFigures, type GraphFigures, graphFigures } from '../../compiler/figures.ts';
+import { derivedFigures } from '../../compiler/figures.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
 import { formatBytes } from './compile.ts';
-import { lowerForCommand } from './lowering.ts';
+import { type CompiledFigures, compiledFigures } from './lowering.ts';
 
 export function registerExplain(program: Command, context: CommandContext): void {
   program
@@ -65,26 +65,6 @@ function explainText(plan: Plan, figures: ReturnType<typeof derivedFigures>, cwd
   const labelWidth = Math.max(...figures.map((f) => f.label.length));
   for (const figure of figures) lines.push(`  ${figure.label.padEnd(labelWidth)}  ${figure.value}${figure.note ? `  (${figure.note})` : ''}`);
   return lines.join('\n');
-}
-
-interface CompiledFigures {
-  tiny: boolean;
-  /** Why there are no graph figures (the pipeline could not be lowered). */
-  problem?: string;
-  parameters?: { total: number; trainable: number };
-  graphs?: GraphFigures[];
-}
-
-async function compiledFigures(plan: Plan, tiny: boolean): Promise<CompiledFigures> {
-  const { lowered, problem } = await lowerForCommand(plan, { tiny });
-  if (!lowered) return { tiny, problem };
-  const state = new Set(lowered.trainable.map((p) => p.name));
-  const isState = (name: string) => state.has(name) || name.startsWith('adam.') || name.startsWith('acc.');
-  return {
-    tiny,
-    parameters: lowered.params.count(),
-    graphs: Object.values(lowered.program.graphs).map((g) => graphFigures(g, g.inputs.filter((v) => isState(v.name)))),
-  };
 }
 
 function graphText(compiled: CompiledFigures): string {

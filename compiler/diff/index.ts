@@ -147,7 +147,7 @@ export function diffPlans(oldPlan: Plan, newPlan: Plan): PlanDiff {
   changes.sort((a, b) => order(newLeaves, oldLeaves, a) - order(newLeaves, oldLeaves, b));
 
   const figures = figureChanges(oldPlan, newPlan);
-  const notes = ['peak memory and FLOPs per step come from the compiled graph, not the plan: compare `vplc explain` after compiling'];
+  const notes = ['peak memory and FLOPs per step come from the compiled graph, not the plan: `vplc diff --graph` compiles both and compares them'];
   return { changes, figures, cls: worstClass(changes.map((c) => c.cls)), notes };
 }
 
