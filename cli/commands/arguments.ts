@@ -1,4 +1,11 @@
 // Positional arguments shared by commands: pipeline files, and `key=value` overrides.
+import { checkFile } from '../../compiler/check/index.ts';
+import type { Plan } from '../../compiler/plan.ts';
+import { hasErrors } from '../../diagnostics/diagnostic.ts';
+import { renderDiagnostics } from '../../diagnostics/render.ts';
+import { ExitCode } from '../exit-codes.ts';
+import type { CommandContext } from '../main.ts';
+import { colorEnabled, write } from '../terminal.ts';
 
 export interface PipelineArguments {
   files: string[];
@@ -15,4 +22,27 @@ export function splitArguments(args: readonly string[]): PipelineArguments {
     else files.push(arg);
   }
   return { files, overrides };
+}
+
+/**
+ * The Plan of one pipeline file plus overrides, for commands that go on to use it: diagnostics
+ * are printed, and undefined (with the exit code set) means the command should stop.
+ */
+export function checkedPlan(command: string, file: string, rest: readonly string[], context: CommandContext): Plan | undefined {
+  const { terminal } = context;
+  const { files, overrides } = splitArguments(rest);
+  if (files.length > 0) {
+    write(terminal.err, `vplc ${command}: takes one pipeline file; '${files[0]}' is not a key=value override`);
+    context.setExitCode(ExitCode.usage);
+    return undefined;
+  }
+  const result = checkFile(file, { overrides });
+  if (result.diagnostics.length > 0) {
+    write(terminal.err, renderDiagnostics(result.diagnostics, { sources: result.sources, cwd: terminal.cwd, color: colorEnabled(terminal.err, terminal.env) }));
+  }
+  if (!result.plan || hasErrors(result.diagnostics)) {
+    context.setExitCode(ExitCode.diagnostics);
+    return undefined;
+  }
+  return result.plan;
 }

@@ -3,15 +3,13 @@
 // them (Netron) or run them elsewhere.
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { checkFile } from '../../compiler/check/index.ts';
 import { graphFigures } from '../../compiler/figures.ts';
-import { hasErrors } from '../../diagnostics/diagnostic.ts';
-import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
+import { displayFile } from '../../diagnostics/render.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { colorEnabled, write } from '../terminal.ts';
-import { splitArguments } from './arguments.ts';
+import { write } from '../terminal.ts';
+import { checkedPlan } from './arguments.ts';
 import { lowerForCommand } from './lowering.ts';
 
 export function registerCompile(program: Command, context: CommandContext): void {
@@ -24,21 +22,9 @@ export function registerCompile(program: Command, context: CommandContext): void
     .option('--tiny', 'use random-initialised small versions of the model families (no weights needed)')
     .action(async (file: string, rest: string[], options: { out: string; tiny?: boolean }) => {
       const { terminal } = context;
-      const { files, overrides } = splitArguments(rest);
-      if (files.length > 0) {
-        write(terminal.err, `vplc compile: takes one pipeline file; '${files[0]}' is not a key=value override`);
-        context.setExitCode(ExitCode.usage);
-        return;
-      }
-      const result = checkFile(file, { overrides });
-      if (result.diagnostics.length > 0) {
-        write(terminal.err, renderDiagnostics(result.diagnostics, { sources: result.sources, cwd: terminal.cwd, color: colorEnabled(terminal.err, terminal.env) }));
-      }
-      if (!result.plan || hasErrors(result.diagnostics)) {
-        context.setExitCode(ExitCode.diagnostics);
-        return;
-      }
-      const { lowered, problem } = await lowerForCommand(result.plan, { tiny: options.tiny === true });
+      const plan = checkedPlan('compile', file, rest, context);
+      if (!plan) return;
+      const { lowered, problem } = await lowerForCommand(plan, { tiny: options.tiny === true });
       if (!lowered) {
         write(terminal.err, `${displayFile(file, terminal.cwd)}: error VPL6001: ${problem}`);
         context.setExitCode(ExitCode.diagnostics);
@@ -48,7 +34,7 @@ export function registerCompile(program: Command, context: CommandContext): void
       const { emitProgram } = await import('../../compiler/program/emit.ts');
       const json = emitProgram(lowered.program, out);
       const state = new Set(lowered.trainable.map((p) => p.name));
-      write(terminal.out, `compiled ${result.plan.name} to ${displayFile(out, terminal.cwd)} (program ${json.hash.slice(0, 12)})`);
+      write(terminal.out, `compiled ${plan.name} to ${displayFile(out, terminal.cwd)} (program ${json.hash.slice(0, 12)})`);
       for (const [name, graph] of Object.entries(lowered.program.graphs)) {
         const figures = graphFigures(graph, graph.inputs.filter((v) => state.has(v.name) || v.name.startsWith('adam.') || v.name.startsWith('acc.')));
         write(

@@ -1,14 +1,11 @@
 // `vplc explain FILE [key=value...]`: the resolved pipeline (every value, where it was set or
 // that it is a default) and the figures that follow from it.
 import type { Command } from 'commander';
-import { checkFile } from '../../compiler/check/index.ts';
 import { flattenPlan, formatPlanValue, type Plan } from '../../compiler/plan.ts';
-import { hasErrors } from '../../diagnostics/diagnostic.ts';
-import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
+import { displayFile } from '../../diagnostics/render.ts';
 import type { CommandContext } from '../main.ts';
-import { ExitCode } from '../exit-codes.ts';
-import { colorEnabled, write } from '../terminal.ts';
-import { splitArguments } from './arguments.ts';
+import { write } from '../terminal.ts';
+import { checkedPlan } from './arguments.ts';
 import { derivedFigures } from '../../compiler/figures.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
 import { formatBytes } from './compile.ts';
@@ -25,28 +22,16 @@ export function registerExplain(program: Command, context: CommandContext): void
     .option('--tiny', 'with --graph: use random-initialised small versions of the model families')
     .action(async (file: string, rest: string[], options: { json?: boolean; graph?: boolean; tiny?: boolean }) => {
       const { terminal } = context;
-      const { files, overrides } = splitArguments(rest);
-      if (files.length > 0) {
-        write(terminal.err, `vplc explain: takes one pipeline file; '${files[0]}' is not a key=value override`);
-        context.setExitCode(ExitCode.usage);
-        return;
-      }
-      const result = checkFile(file, { overrides });
-      if (result.diagnostics.length > 0) {
-        write(terminal.err, renderDiagnostics(result.diagnostics, { sources: result.sources, cwd: terminal.cwd, color: colorEnabled(terminal.err, terminal.env) }));
-      }
-      if (!result.plan || hasErrors(result.diagnostics)) {
-        context.setExitCode(ExitCode.diagnostics);
-        return;
-      }
-      const figures = derivedFigures(result.plan);
-      const graphs = options.graph ? await compiledFigures(result.plan, options.tiny === true) : undefined;
+      const plan = checkedPlan('explain', file, rest, context);
+      if (!plan) return;
+      const figures = derivedFigures(plan);
+      const graphs = options.graph ? await compiledFigures(plan, options.tiny === true) : undefined;
       if (options.json) {
-        const { spans: _spans, ...plan } = result.plan;
-        write(terminal.out, JSON.stringify({ plan, figures, ...(graphs ? { graphs } : {}) }, null, 2));
+        const { spans: _spans, ...resolved } = plan;
+        write(terminal.out, JSON.stringify({ plan: resolved, figures, ...(graphs ? { graphs } : {}) }, null, 2));
         return;
       }
-      write(terminal.out, explainText(result.plan, figures, terminal.cwd));
+      write(terminal.out, explainText(plan, figures, terminal.cwd));
       if (graphs) write(terminal.out, graphText(graphs));
     });
 }
