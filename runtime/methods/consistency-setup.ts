@@ -21,14 +21,14 @@ import { type Plan, planHash, type RewardTerm } from '../../compiler/plan.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';
 import { tinyClipConfig } from '../../stdlib/models/clip/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
-import { type ModelBuild, ModelNotBuiltError, modelBuild } from '../../stdlib/models/registry.ts';
+import type { ModelBuild } from '../../stdlib/models/registry.ts';
 import { tinyVcConfig } from '../../stdlib/models/unet3d/index.ts';
 import { buildVaeDecoder, tinyVaeConfig } from '../../stdlib/models/vae/index.ts';
 import type { CheckpointTensor, NN, WeightSource } from '../../stdlib/nn/parameters.ts';
 import { rewardMix } from '../../stdlib/rewards/mix.ts';
 import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
 import { VplError } from '../errors.ts';
-import type { WeightsMode } from './setup.ts';
+import { modelBuildFor, type WeightsMode } from './setup.ts';
 
 export interface ConsistencySetup {
   plan: Plan;
@@ -151,16 +151,7 @@ function shrink(plan: Plan, base: ModelBuild, notes: string[]): { plan: Plan; bu
 export async function setupConsistency(input: Plan, options: ConsistencySetupOptions = {}): Promise<ConsistencySetup> {
   const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
   if (input.objective.name !== 'consistency') throw new Error(`setupConsistency: objective '${input.objective.name}' is not 'consistency'`);
-  let base: ModelBuild;
-  try {
-    base = modelBuild(input.model.name);
-  } catch (error) {
-    if (!(error instanceof ModelNotBuiltError)) throw error;
-    throw new VplError('VPL7132', `${command} cannot build this model yet: ${error.message}`, {
-      file: input.file,
-      help: 'pipelines on videocrafter2, modelscope and tiny_vc run today (use --tiny for a smoke run without weights)',
-    });
-  }
+  const base = modelBuildFor(input, command);
   const notes: string[] = [];
   let plan = input;
   let build = base;

@@ -182,6 +182,19 @@ function fileIdentity(file: string): string {
   return `${file}:${st.size}:${st.mtimeMs}`;
 }
 
+/** The model family's builders, or VPL7132 for a family vplc does not build yet. */
+export function modelBuildFor(plan: Plan, command: string): ModelBuild {
+  try {
+    return modelBuild(plan.model.name);
+  } catch (error) {
+    if (!(error instanceof ModelNotBuiltError)) throw error;
+    throw new VplError('VPL7132', `${command} cannot build this model yet: ${error.message}`, {
+      file: plan.file,
+      help: 'pipelines on videocrafter2, modelscope and tiny_vc run today (use --tiny for a smoke run without weights)',
+    });
+  }
+}
+
 /**
  * Decides the weights, shrinks for --tiny, lowers and adds `decode_all`. Throws VplError
  * (VPL7130 missing weights, VPL7131 objective, VPL7132 lowering) with the fix.
@@ -189,16 +202,7 @@ function fileIdentity(file: string): string {
 export async function setupReward(input: Plan, options: SetupOptions = {}): Promise<RewardSetup> {
   const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
   requireRewardObjective(input, command);
-  let base: ModelBuild;
-  try {
-    base = modelBuild(input.model.name);
-  } catch (error) {
-    if (!(error instanceof ModelNotBuiltError)) throw error;
-    throw new VplError('VPL7132', `${command} cannot build this model yet: ${error.message}`, {
-      file: input.file,
-      help: 'pipelines on videocrafter2, modelscope and tiny_vc run today (use --tiny for a smoke run without weights)',
-    });
-  }
+  const base = modelBuildFor(input, command);
   const notes: string[] = [];
   let plan = input;
   let build = base;

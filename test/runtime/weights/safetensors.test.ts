@@ -48,7 +48,7 @@ async function expectVplError(promise: Promise<unknown>, code: string, fragment:
   expect(vpl.code).toBe(code);
   expect(vpl.message).toMatch(fragment);
   if (file !== undefined) expect(vpl.file).toBe(file);
-  expect(vpl.help).toBeTruthy();
+  expect(vpl.help).toMatch(/\w+ \w+/); // a help line in words, not an empty or single-token string
   return vpl;
 }
 
