@@ -12,24 +12,23 @@
 // a generator that continues bit for bit. Normals are drawn in Box-Muller pairs with no cached
 // spare, so the state is exactly the four words.
 //
+// The generator core (xoshiro128** step, 53-bit uniform, FNV-1a, Box-Muller radius) is in
+// ./xoshiro128.ts, shared with parameter initialisation (stdlib/nn/random.ts). The seeding is
+// this module's own and stays so: a stream's words come from the whole safe-integer seed and the
+// stream name (FNV-1a, then splitmix32 with the murmur3 finaliser constants), which is not
+// stdlib's derivation, and every seeded run and saved checkpoint depends on it. The draws built
+// on the core are this module's own too: normals and fillUniform take 32-bit inputs, ints are
+// rejection sampled, and no spare normal is cached (the state stays exactly the four words).
+//
 // Speed: fillNormal writes ~23M float32 normals/s on one core of the build machine (no
 // allocation per number; Box-Muller's log/sqrt/cos/sin dominate).
 // xoshiro128** (Blackman & Vigna) passes BigCrush except linear-complexity tests on the low
 // bits; ample for noise and sampling, not for cryptography.
 import type { RngState } from './checkpoint/state.ts';
 import { VplError } from './errors.ts';
+import { TWO_PI, boxMullerRadius, fnv1a, uniform53, xoshiroNext } from './xoshiro128.ts';
 
 export const rngAlgorithm = 'xoshiro128**/splitmix32/v1';
-
-/** 32-bit FNV-1a of a string's UTF-16 code units. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** splitmix32 step: a well-mixed 32-bit output per increment of `x`. */
 function splitmix32(x: number): number {
@@ -53,7 +52,7 @@ function streamSeed(seed: number, name: string): Uint32Array {
   return words;
 }
 
-const TWO_PI = 2 * Math.PI;
+/** 2^-32: maps a 32-bit output to [0, 1). */
 const INV_2_32 = 2 ** -32;
 
 /** One xoshiro128** generator. */
@@ -70,50 +69,42 @@ export class RngStream {
 
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
+    return xoshiroNext(this.s);
   }
 
   /** A uniform double in [0, 1) with 53 random bits. */
   uniform(): number {
-    const hi = this.nextUint32() >>> 5; // 27 bits
-    const lo = this.nextUint32() >>> 6; // 26 bits
-    return (hi * 67108864 + lo) / 9007199254740992;
+    return uniform53(this.s);
   }
 
   /** A uniform integer in [0, n) without modulo bias (n <= 2^32). */
   int(n: number): number {
     if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32) throw new RangeError(`rng.int(${n}): n must be an integer in [1, 2^32]`);
     const limit = 2 ** 32 - (2 ** 32 % n);
+    const s = this.s;
     for (;;) {
-      const x = this.nextUint32();
+      const x = xoshiroNext(s);
       if (x < limit) return x % n;
     }
   }
 
   /** One standard normal (a Box-Muller pair is drawn; the second value is discarded). */
   normal(): number {
-    const u1 = (this.nextUint32() + 0.5) * INV_2_32;
-    const u2 = this.nextUint32() * INV_2_32;
-    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(TWO_PI * u2);
+    const s = this.s;
+    const u1 = (xoshiroNext(s) + 0.5) * INV_2_32; // (0, 1): log is finite
+    const u2 = xoshiroNext(s) * INV_2_32;
+    return boxMullerRadius(u1) * Math.cos(TWO_PI * u2);
   }
 
   /** Fills `out` with standard normals (times `std`, plus `mean`); returns it. */
   fillNormal<T extends Float32Array | Float64Array>(out: T, mean = 0, std = 1): T {
+    const s = this.s;
     const n = out.length;
     let i = 0;
     for (; i + 1 < n; i += 2) {
-      const u1 = (this.nextUint32() + 0.5) * INV_2_32; // (0, 1): log is finite
-      const u2 = this.nextUint32() * INV_2_32;
-      const r = Math.sqrt(-2 * Math.log(u1)) * std;
+      const u1 = (xoshiroNext(s) + 0.5) * INV_2_32; // (0, 1): log is finite
+      const u2 = xoshiroNext(s) * INV_2_32;
+      const r = boxMullerRadius(u1) * std;
       const a = TWO_PI * u2;
       out[i] = mean + r * Math.cos(a);
       out[i + 1] = mean + r * Math.sin(a);
@@ -124,8 +115,9 @@ export class RngStream {
 
   /** Fills `out` with uniforms in [lo, hi). */
   fillUniform<T extends Float32Array | Float64Array>(out: T, lo = 0, hi = 1): T {
+    const s = this.s;
     const span = hi - lo;
-    for (let i = 0; i < out.length; i++) out[i] = lo + this.nextUint32() * INV_2_32 * span;
+    for (let i = 0; i < out.length; i++) out[i] = lo + xoshiroNext(s) * INV_2_32 * span;
     return out;
   }
 
@@ -148,10 +140,6 @@ export class RngStream {
   words(): number[] {
     return [...this.s];
   }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 /** The run's generator: a seed and its named streams. */

@@ -3,16 +3,18 @@
 //
 // Parameters derive their own stream from (seed, name), so adding or reordering layers does
 // not change the initial values of the others.
+//
+// The generator core (xoshiro128** step, 53-bit uniform, FNV-1a, Box-Muller radius) is shared
+// with the run's generator in runtime/xoshiro128.ts. The seeding is this module's own and stays
+// so: any number or string seed (string seeds hashed, the high bits of large numbers folded in),
+// mixed with an optional stream name, expanded by a stateful splitmix32 with other constants
+// than runtime/random.ts uses. Every initial weight, and so every trained model and measured
+// threshold, depends on it. The draws built on the core are this module's own too: normals take
+// two 53-bit uniforms and keep the pair's second value as a spare, int is floor(uniform * n).
+import { TWO_PI, boxMullerRadius, fnv1a as hashString, uniform53, xoshiroNext } from '../../runtime/xoshiro128.ts';
 
-/** FNV-1a over the UTF-16 code units of `text`: a 32-bit hash for deriving seeds. */
-export function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+/** FNV-1a over the UTF-16 code units of a string: the 32-bit hash for deriving seeds. */
+export { hashString };
 
 /** splitmix32: a good scrambler to expand one 32-bit seed into generator state. */
 function splitmix32(state: { s: number }): number {
@@ -24,8 +26,6 @@ function splitmix32(state: { s: number }): number {
   t ^= t >>> 15;
   return t >>> 0;
 }
-
-const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0;
 
 export class Rng {
   /** xoshiro128** state (four 32-bit words, never all zero). */
@@ -45,23 +45,12 @@ export class Rng {
 
   /** Next 32-bit output of xoshiro128**. */
   nextUint32(): number {
-    const s = this.state;
-    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
-    const t = (s[1] << 9) >>> 0;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
+    return xoshiroNext(this.state);
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
   uniform(): number {
-    const hi = this.nextUint32() >>> 5; // 27 bits
-    const lo = this.nextUint32() >>> 6; // 26 bits
-    return (hi * 67108864 + lo) / 9007199254740992;
+    return uniform53(this.state);
   }
 
   /** Uniform in [low, high). */
@@ -76,11 +65,11 @@ export class Rng {
       this.spare = undefined;
       return mean + std * z;
     }
-    const u1 = 1 - this.uniform(); // (0, 1]: log stays finite
-    const u2 = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    this.spare = r * Math.sin(2 * Math.PI * u2);
-    return mean + std * r * Math.cos(2 * Math.PI * u2);
+    const u1 = 1 - uniform53(this.state); // (0, 1]: log stays finite
+    const u2 = uniform53(this.state);
+    const r = boxMullerRadius(u1);
+    this.spare = r * Math.sin(TWO_PI * u2);
+    return mean + std * r * Math.cos(TWO_PI * u2);
   }
 
   /** An integer in [0, n). */
