@@ -32,7 +32,8 @@
 //   state     LoRA factors `<module>.lora_A.weight` / `.lora_B.weight`, the guidance projection
 //             `guidance_embedding.weight` [modelChannels, 256] (zero-initialised, trainable; when
 //             objective.guidance_embedding), AdamW `adam.m.<p>`, `adam.v.<p>`, `adam.step` (int64
-//             []), `acc.<p>` when accumulate > 1. train_step outputs the next state as `<name>_out`.
+//             []), `acc.<p>` when accumulate > 1, `ema.<p>` when objective.ema > 0. train_step
+//             outputs the next state as `<name>_out`.
 //   per step  z0, eps [B, C, T, h, w]; t_s, t_e, alpha_s, alpha_e, c_skip_s, c_out_s, c_skip_e,
 //             c_out_e float32 [B] (cdStepNumbers(plan, n) of a grid index n drawn per video);
 //             guidance [B] (w: guidanceScale(plan, u)); context / uncond_context [B, L, D];
@@ -42,8 +43,10 @@
 //   outputs   loss, loss.cd, reward.<name>, loss.<name>, grad_norm, frames (decoded image-reward
 //             frames [B k, 3, H, W], when there are image rewards), the state outputs.
 //
-// Not done: the EMA target network (objective.ema > 0 is refused; the student is its own target,
-// as in the shipped pipelines); LoRA on convs (stdlib/nn/lora.ts injects into linears only).
+// EMA target (objective.ema = r > 0): the target branch is the student's network over graph
+// inputs `ema.<p>` (one per trainable p: LoRA factors, W_proj), and train_step outputs
+// `ema.<p>_out` = r ema.<p> + (1 - r) <p>_out after the optimizer (only when it applies). The
+// runtime starts them at the student's initial values and checkpoints them with the optimizer.
 import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
 import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from './training-step.ts';
@@ -58,7 +61,7 @@ import { framesFirst } from '../../stdlib/models/common.ts';
 import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
 import { buildVaeDecoder, encodeVideo } from '../../stdlib/models/vae/index.ts';
-import { init, linear, type NN, ParameterStore, type ParameterInfo, sinusoidalTimestepEmbedding } from '../../stdlib/nn/index.ts';
+import { init, linear, type NN, ParameterStore, type ParameterInfo, shadowTrainable, sinusoidalTimestepEmbedding } from '../../stdlib/nn/index.ts';
 import { type LoraModule, withLora } from '../../stdlib/nn/lora.ts';
 import { rewardMix, type RewardMixResult } from '../../stdlib/rewards/mix.ts';
 import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
@@ -66,6 +69,9 @@ import { consistencyScalings } from '../../stdlib/samplers/consistency.ts';
 import { buildConsistencyStepGraph, type ConsistencySamplerStep, consistencySamplerSchedule } from '../../stdlib/samplers/consistency-sampler.ts';
 import { type DdimStepParams, defaultAlphasCumprod } from '../../stdlib/samplers/schedule.ts';
 import { checkpointKey, type GraphInterface, type LoweredProgram, LoweringError, type LowerOptions, type TensorInterface } from './reward.ts';
+
+/** Prefix of the EMA target network's weights (state `ema.<p>` for every trainable p). */
+export const EMA_PREFIX = 'ema.';
 
 /** Width of the sinusoidal guidance-scale features (T2V-Turbo: 256). */
 export const GUIDANCE_EMBEDDING_DIM = 256;
@@ -160,7 +166,6 @@ const isVideoReward = (term: RewardTerm) => {
 export function lowerConsistency(plan: Plan, options: LowerOptions = {}): ConsistencyLoweredProgram {
   const objective = plan.objective;
   if (objective.name !== 'consistency') throw new LoweringError(`lowerConsistency: objective '${objective.name}' is not 'consistency'`);
-  if (objective.ema > 0) throw new LoweringError(`an EMA target network (ema = ${objective.ema}) is not lowered yet: use ema = 0 (the student is its own target)`);
   if (objective.teacher_solver.eta !== 0) throw new LoweringError(`the teacher's DDIM solver is lowered with eta = 0 only (got ${objective.teacher_solver.eta})`);
   const base = options.build ?? modelBuild(plan.model.name);
   const build: ModelBuild = options.tiny ? { ...base, unet: { ...base.unet, zeroInit: false } } : base;
@@ -194,13 +199,13 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     return made.nn;
   };
   /** W_proj(sinusoidal(1000 w)): [B, modelChannels]; a plain NN, so LoRA never adapts it. */
-  const guidanceEmbedding = (b: Builder, guidance: Value): Value =>
-    linear({ b, params }, 'guidance_embedding', guidanceFeatures(b, guidance), { out: mc, bias: false, weightInit: init.zeros(), trainable: true });
+  const guidanceEmbedding = (nn: NN, guidance: Value): Value =>
+    linear({ b: nn.b, params: nn.params }, 'guidance_embedding', guidanceFeatures(nn.b, guidance), { out: mc, bias: false, weightInit: init.zeros(), trainable: true });
   const unet = (nn: NN, x: Value, t: Value, context: Value, extra?: Value): Value =>
     nn.b.within('unet', () => buildUNet3D(nn, build.unet, { x, timesteps: t, context, fps: plan.model.fps, extraTimeEmbedding: extra }));
   /** The student: UNet + LoRA (+ the guidance embedding): eps_hat. */
   const student = (nn: NN, x: Value, t: Value, context: Value, guidance: Value): Value =>
-    unet(nn, x, t, context, embedGuidance ? guidanceEmbedding(nn.b, guidance) : undefined);
+    unet(nn, x, t, context, embedGuidance ? guidanceEmbedding(nn, guidance) : undefined);
 
   // ---------------------------------------------------------------- text_encode
   const text = new Graph('text_encode');
@@ -293,9 +298,12 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
       return stopGradient(b, b.add(b.mul(bc(b.sqrt(aE)), x0), b.mul(bc(sqrt1m(aE)), e)));
     })();
 
-    // target: the student itself (no dropout) at (x_prev, t_e), without gradient
+    // target at (x_prev, t_e), without gradient: the student itself (no dropout), or with ema > 0
+    // the same network over the EMA copies `ema.<p>` of its trainable weights
     const target = (() => {
-      const targetNN = loraNN(b);
+      const targetNN = objective.ema > 0
+        ? withLora({ b, params: shadowTrainable(params, EMA_PREFIX) }, { ...plan.lora, family: build.family }).nn
+        : loraNN(b);
       const epsT = student(targetNN, xPrev, tE, context, guidance);
       return stopGradient(b, boundary(xPrev, x0Of(xPrev, epsT, aE), cSkipE, cOutE));
     })();
@@ -343,6 +351,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     }
     if (imageFrames) nameOutput(train, imageFrames, 'frames');
     appendOptimizerStep(b, plan, { loss: loss, wrt: wrt, lr, adamStep, apply, accumulate, precision: options.precision });
+    if (objective.ema > 0) appendEmaUpdate(b, wrt, objective.ema, apply);
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);
     describe(train);
@@ -378,6 +387,22 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
   };
 }
 
+/**
+ * After the optimizer: `ema.<p>_out` = rate ema.<p> + (1 - rate) <p>_out for every trainable p
+ * (LCM's update_ema, once per optimizer step: unchanged on micro-steps that do not apply).
+ */
+function appendEmaUpdate(b: Builder, wrt: readonly Value[], rate: number, apply: Value | undefined): void {
+  const graph = b.graph;
+  for (const p of wrt) {
+    const ema = graph.inputs.find((v) => v.name === `${EMA_PREFIX}${p.name}`);
+    if (!ema) throw new LoweringError(`internal: the EMA target network does not use '${p.name}'`);
+    const next = graph.outputs.find((v) => v.name === `${p.name}_out`)!;
+    let out = b.add(b.mul(ema, b.scalarLike(ema, rate)), b.mul(next, b.scalarLike(next, 1 - rate)));
+    if (apply) out = b.where(apply, out, ema);
+    nameOutput(graph, out, `${EMA_PREFIX}${p.name}_out`);
+  }
+}
+
 function decodeCountOf(decode: Extract<Plan['objective'], { name: 'consistency' }>['decode'], frames: number): number {
   switch (decode.mode) {
     case 'random': return Math.min(decode.k, frames);
@@ -390,6 +415,7 @@ function decodeCountOf(decode: Extract<Plan['objective'], { name: 'consistency' 
 
 function docOf(name: string): string {
   if (name.endsWith('_out') && name !== 'latents_out') return `next value of ${name.slice(0, -4)}`;
+  if (name.startsWith(EMA_PREFIX)) return `state: EMA target copy of ${name.slice(EMA_PREFIX.length)} (objective.ema)`;
   if (name.includes('.lora_')) return 'state: LoRA factor (trainable)';
   if (name === GUIDANCE_PROJECTION) return 'state: guidance projection W_proj [modelChannels, 256] (trainable, zero-initialised)';
   if (name.startsWith('adam.') || name.startsWith('acc.')) return 'state: optimizer';

@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TypedArray } from '../../compiler/ir/dtype.ts';
-import { cdStepNumbers, GUIDANCE_PROJECTION, guidanceScale } from '../../compiler/lower/index.ts';
+import { cdStepNumbers, EMA_PREFIX, GUIDANCE_PROJECTION, guidanceScale } from '../../compiler/lower/index.ts';
 import type { Plan } from '../../compiler/plan.ts';
 import { validationVideoName } from '../media/video.ts';
 import type { ProgressStream } from '../progress/progress.ts';
@@ -178,8 +178,14 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
       return { out, w };
     };
 
-    /** Mean CD loss and rewards of `state` on fixed batches (lr 0: nothing is updated). */
-    const probe = async (state: Readonly<TensorState>, batches: number): Promise<ProbeValues> => {
+    /**
+     * Mean CD loss and rewards of `state` on fixed batches (lr 0: nothing is updated). The target
+     * is the student itself (an EMA copy is set to the student), so probes of different runs and
+     * of ema = 0 and ema > 0 measure the same self-consistency.
+     */
+    const probe = async (given: Readonly<TensorState>, batches: number): Promise<ProbeValues> => {
+      const state: TensorState = { ...given };
+      for (const name of Object.keys(state)) if (name.startsWith(EMA_PREFIX)) state[name] = state[name.slice(EMA_PREFIX.length)]!;
       const fixed = new Rng(plan.train.seed);
       const streams = new Map<string, RngStream>();
       const stream = (name: string) => streams.get(name) ?? streams.set(name, fixed.fixed(`probe:${name}`)).get(name)!;

@@ -89,11 +89,13 @@ export function initialRewardState(lowered: LoweredProgram): TensorState {
   const trainable = new Set(lowered.trainable.map((p) => p.name));
   const state: TensorState = {};
   for (const v of train.inputs) {
-    const isState = trainable.has(v.name) || v.name.startsWith('adam.') || v.name.startsWith('acc.');
+    // ema.<p>: the EMA target network's copy of trainable p (consistency objective), starts equal to p
+    const shadowOf = v.name.startsWith('ema.') && trainable.has(v.name.slice(4)) ? v.name.slice(4) : undefined;
+    const isState = trainable.has(v.name) || shadowOf !== undefined || v.name.startsWith('adam.') || v.name.startsWith('acc.');
     if (!isState) continue;
     const n = v.shape.reduce((a, b) => a * b, 1);
     let data: TypedArray;
-    if (trainable.has(v.name)) data = Float32Array.from(lowered.params.initialValue(v.name) as Float32Array);
+    if (trainable.has(v.name) || shadowOf) data = Float32Array.from(lowered.params.initialValue(shadowOf ?? v.name) as Float32Array);
     else if (v.dtype === 'int64') data = new BigInt64Array(n);
     else data = new Float32Array(n);
     state[v.name] = { dtype: v.dtype, shape: [...v.shape], data };

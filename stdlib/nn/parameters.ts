@@ -160,6 +160,25 @@ export class ParameterStore {
 
   /** The parameter `name` of the current scope of `b` ("<scope>.<name>"), created on first use. */
   get(b: Builder, name: string, shape: Shape, request: ParameterRequest): Value {
+    const entry = this.entry(b, name, shape, request);
+    const full = entry.info.name;
+    let perGraph = this.values.get(b.graph);
+    if (!perGraph) this.values.set(b.graph, (perGraph = new Map()));
+    const existing = perGraph.get(full);
+    if (existing) return existing;
+    const value = this.materialise(b.graph, entry);
+    if (value.name !== full) throw new Error(`parameter '${full}' clashes with another graph value of that name`);
+    perGraph.set(full, value);
+    return value;
+  }
+
+  /** What get() would return a value of, declared on first use but not added to any graph. */
+  resolve(b: Builder, name: string, shape: Shape, request: ParameterRequest): ParameterInfo {
+    const { info } = this.entry(b, name, shape, request);
+    return { ...info, shape: [...info.shape] };
+  }
+
+  private entry(b: Builder, name: string, shape: Shape, request: ParameterRequest): Entry {
     const full = b.scope ? `${b.scope}.${name}` : name;
     const dtype = request.dtype ?? this.options.dtype ?? 'float32';
     let entry = this.entries.get(full);
@@ -174,14 +193,7 @@ export class ParameterStore {
         );
       }
     }
-    let perGraph = this.values.get(b.graph);
-    if (!perGraph) this.values.set(b.graph, (perGraph = new Map()));
-    const existing = perGraph.get(full);
-    if (existing) return existing;
-    const value = this.materialise(b.graph, entry);
-    if (value.name !== full) throw new Error(`parameter '${full}' clashes with another graph value of that name`);
-    perGraph.set(full, value);
-    return value;
+    return entry;
   }
 
   /** Every parameter asked for so far, in order of declaration. */
@@ -301,6 +313,23 @@ function toNumbers(dtype: DType, data: TypedArray): number[] {
   if (dtype === 'bfloat16') return Array.from(data as Uint16Array, (bits) => new Float32Array(new Uint32Array([bits << 16]).buffer)[0]);
   if (data instanceof BigInt64Array) return Array.from(data, Number);
   return Array.from(data as ArrayLike<number>);
+}
+
+/**
+ * A view of `store` in which every trainable parameter reads from the graph input
+ * `<prefix><name>` (same shape and dtype) and every frozen one is shared. Built through it, a
+ * network is a copy whose trainable weights are fed separately: the EMA target network of
+ * consistency distillation (`ema.` + the student's LoRA factors).
+ */
+export function shadowTrainable(store: ParameterStore, prefix: string): ParameterStore {
+  const view = Object.create(store) as ParameterStore;
+  view.get = (b, name, shape, request) => {
+    const info = store.resolve(b, name, shape, request);
+    if (!info.trainable) return store.get(b, name, shape, request);
+    const shadow = `${prefix}${info.name}`;
+    return b.graph.inputs.find((v) => v.name === shadow) ?? b.graph.addInput(shadow, { dtype: info.dtype, shape: info.shape });
+  };
+  return view;
 }
 
 /** Ask the store of `nn` for a parameter of the current scope. */

@@ -167,8 +167,61 @@ describe('consistency lowering (tiny)', () => {
     const enc = low.interfaces.encode_video;
     expect(enc.inputs.map((i) => [i.name, i.shape])).toEqual([['video', [1, 3, 4, 16, 16]], ['noise', [1, 4, 4, 4, 4]]]);
     expect(enc.outputs.map((o) => [o.name, o.shape])).toEqual([['z0', [1, 4, 4, 4, 4]]]);
-    expect(() => lowerConsistency(plan('ema = 0.95\n  decode = random(2)'), { tiny: true })).toThrow(/EMA target network/);
   });
+
+  it('ema > 0: the target network reads ema.<p>, and ema.<p>_out = r ema.<p> + (1 - r) <p>_out', async () => {
+    const r = 0.75;
+    const pe = plan(`ema = ${r}\n  distance = huber(0.001)\n  reward = 1.0 * tiny_text_align + 2.0 * temporal_smoothness\n  decode = random(2)`, 'remat = false');
+    const le = lower(pe, { tiny: true }) as ConsistencyLoweredProgram;
+    const train = le.interfaces.train_step;
+    const inputs = train.inputs.map((i) => i.name);
+    const outputs = train.outputs.map((o) => o.name);
+    for (const t of le.trainable) {
+      expect(inputs).toContain(`ema.${t.name}`);
+      expect(outputs).toContain(`ema.${t.name}_out`);
+      expect(train.inputs.find((i) => i.name === `ema.${t.name}`)!.doc).toMatch(/EMA target copy/);
+    }
+    // the lowering without ema has none of them, and the same trainables
+    expect(low.interfaces.train_step.inputs.some((i) => i.name.startsWith('ema.'))).toBe(false);
+    expect(le.trainable.map((t) => t.name)).toEqual(low.trainable.map((t) => t.name));
+    const se = await session(le.program.graphs.train_step);
+    const shape = latentShape();
+    const rng = new Rng(11);
+    const num = cdStepNumbers({ steps: 50, skip: 20 }, 20);
+    const student: Record<string, Float32Array> = {};
+    for (const t of le.trainable) student[t.name] = Float32Array.from(le.params.initialValue(t.name) as Float32Array).map((v) => v + 0.05 * rng.normal(0, 1));
+    const feeds = (ema: Record<string, Float32Array>, lr: number): Feeds => ({
+      z0: f32(normal(prod(shape), new Rng(1)), shape), eps: f32(normal(prod(shape), new Rng(2)), shape),
+      t_s: f32([num.tS], [1]), t_e: f32([num.tE], [1]), alpha_s: f32([num.alphaS], [1]), alpha_e: f32([num.alphaE], [1]),
+      c_skip_s: f32([num.cSkipS], [1]), c_out_s: f32([num.cOutS], [1]), c_skip_e: f32([num.cSkipE], [1]), c_out_e: f32([num.cOutE], [1]),
+      guidance: f32([7], [1]), context: cond, uncond_context: uncond, text_embed: textEmbed,
+      frame_indices: new ort.Tensor('int64', BigInt64Array.of(0n, 3n), [2]), lr: f32([lr], []), 'adam.step': new ort.Tensor('int64', BigInt64Array.of(0n), []),
+      ...Object.fromEntries(le.trainable.flatMap((t) => [
+        [t.name, f32(student[t.name], t.shape)], [`ema.${t.name}`, f32(ema[t.name], t.shape)],
+        [`adam.m.${t.name}`, f32(new Float32Array(prod(t.shape)), t.shape)], [`adam.v.${t.name}`, f32(new Float32Array(prod(t.shape)), t.shape)],
+      ])),
+    });
+    // an EMA copy equal to the student gives the ema = 0 program's CD loss
+    const same = await se.run(feeds(student, 0));
+    const selfTarget = await s.train_step.run(Object.fromEntries(Object.entries(feeds(student, 0)).filter(([n]) => !n.startsWith('ema.'))));
+    expect((same['loss.cd'].data as Float32Array)[0]).toBeCloseTo((selfTarget['loss.cd'].data as Float32Array)[0], 6);
+    // another EMA copy moves the target, not the prediction: a different CD loss, the same rewards
+    const initial = Object.fromEntries(le.trainable.map((t) => [t.name, Float32Array.from(le.params.initialValue(t.name) as Float32Array)]));
+    const out = await se.run(feeds(initial, 0.01));
+    expect(Math.abs((out['loss.cd'].data as Float32Array)[0] - (same['loss.cd'].data as Float32Array)[0])).toBeGreaterThan(1e-6);
+    expect((out['reward.tiny_text_align'].data as Float32Array)[0]).toBeCloseTo((same['reward.tiny_text_align'].data as Float32Array)[0], 6);
+    // the update after AdamW
+    let moved = 0;
+    for (const t of le.trainable) {
+      const next = out[`${t.name}_out`].data as Float32Array;
+      const ema = out[`ema.${t.name}_out`].data as Float32Array;
+      for (let i = 0; i < next.length; i++) {
+        expect(Math.abs(ema[i] - (r * initial[t.name][i] + (1 - r) * next[i]))).toBeLessThan(1e-6);
+        if (next[i] !== student[t.name][i]) moved++;
+      }
+    }
+    expect(moved).toBeGreaterThan(0); // AdamW did update, so the check above saw new weights
+  }, 120_000);
 
   it('the guidance embedding starts as an exact no-op', async () => {
     const rng = new Rng(3);
