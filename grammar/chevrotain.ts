@@ -9,4 +9,4 @@ const entry = createRequire(import.meta.url).resolve('chevrotain'); // <package>
 const chevrotain = (await import(new URL('../chevrotain.mjs', pathToFileURL(entry)).href)) as typeof Chevrotain;
 
 export const { createToken, EmbeddedActionsParser, EOF, Lexer, tokenMatcher } = chevrotain;
-export type { IOrAlt, IToken, OrMethodOpts, TokenType } from 'chevrotain';
+export type { IOrAlt, IToken, OrMethodOpts, ParserMethod, TokenType } from 'chevrotain';

@@ -5,7 +5,7 @@
 // diagnostic in the user's terms ("expected a value after '=' but found '}'") and carries on.
 // Text that fits no statement is skipped up to the next statement start or closing brace
 // (the `junk` rule), so one run reports every problem in the file.
-import { EmbeddedActionsParser, EOF, tokenMatcher, type IOrAlt, type IToken, type OrMethodOpts } from './chevrotain.ts';
+import { EmbeddedActionsParser, EOF, tokenMatcher, type IOrAlt, type IToken, type OrMethodOpts, type ParserMethod, type TokenType } from './chevrotain.ts';
 import type {
   Argument,
   Block,
@@ -258,52 +258,23 @@ class VplParser extends EmbeddedActionsParser {
 
   /** The value after `=`, an operator or `(`: reports a missing one instead of failing. */
   private valueAfter = this.RULE('valueAfter', (previous: IToken, reportMissing: boolean): Expression => {
-    return this.OR([
-      { GATE: () => this.startsValueAfter(previous), ALT: () => this.SUBRULE(this.expression) },
-      { ALT: () => this.ACTION(() => this.missingValue(previous, reportMissing)) },
-    ]);
+    return this.operandAfter(previous, this.expression, reportMissing);
   });
 
   private expression = this.RULE('expression', (): Expression => {
-    let left = this.SUBRULE(this.term);
-    let operators = 0;
-    this.MANY(() => {
-      const operator = this.OR([{ ALT: () => this.CONSUME(t.Plus) }, { ALT: () => this.CONSUME(t.Minus) }]);
-      const right = this.SUBRULE(this.termAfter, { ARGS: [operator] });
-      this.ACTION(() => {
-        if (++operators > maxOperatorChain) return this.reportLongChain(operators, operator);
-        left = this.binary(operator, left, right);
-      });
-    });
-    return left;
+    return this.operatorChain([t.Plus, t.Minus], this.term, this.termAfter);
   });
 
   private termAfter = this.RULE('termAfter', (operator: IToken): Expression => {
-    return this.OR([
-      { GATE: () => this.startsValueAfter(operator), ALT: () => this.SUBRULE(this.term) },
-      { ALT: () => this.ACTION(() => this.missingValue(operator, true)) },
-    ]);
+    return this.operandAfter(operator, this.term, true);
   });
 
   private term = this.RULE('term', (): Expression => {
-    let left = this.SUBRULE(this.unary);
-    let operators = 0;
-    this.MANY(() => {
-      const operator = this.OR([{ ALT: () => this.CONSUME(t.Star) }, { ALT: () => this.CONSUME(t.Slash) }]);
-      const right = this.SUBRULE(this.unaryAfter, { ARGS: [operator] });
-      this.ACTION(() => {
-        if (++operators > maxOperatorChain) return this.reportLongChain(operators, operator);
-        left = this.binary(operator, left, right);
-      });
-    });
-    return left;
+    return this.operatorChain([t.Star, t.Slash], this.unary, this.unaryAfter);
   });
 
   private unaryAfter = this.RULE('unaryAfter', (operator: IToken): Expression => {
-    return this.OR([
-      { GATE: () => this.startsValueAfter(operator), ALT: () => this.SUBRULE(this.unary) },
-      { ALT: () => this.ACTION(() => this.missingValue(operator, true)) },
-    ]);
+    return this.operandAfter(operator, this.unary, true);
   });
 
   /** `-x`, `- -x`: a loop rather than recursion, so a long run of minuses cannot overflow. */
@@ -409,34 +380,7 @@ class VplParser extends EmbeddedActionsParser {
 
   private callArguments = this.RULE('callArguments', (): Bracketed<Argument> => {
     const open = this.CONSUME(t.LParen);
-    const items: Argument[] = [];
-    let needComma = false;
-    this.MANY({
-      GATE: () => this.continuesItems(),
-      DEF: () => {
-        this.OR([
-          {
-            ALT: () => {
-              const comma = this.CONSUME(t.Comma);
-              this.ACTION(() => {
-                if (!needComma) this.report('VPL1010', this.tokenSpan(comma), `expected an argument before ','`, { help: 'remove the extra comma' });
-                needComma = false;
-              });
-            },
-          },
-          {
-            ALT: () => {
-              this.ACTION(() => needComma && this.reportMissingComma(')'));
-              const argument = this.SUBRULE(this.argument);
-              this.ACTION(() => {
-                items.push(argument);
-                needComma = true;
-              });
-            },
-          },
-        ]);
-      },
-    });
+    const items = this.commaSeparated(this.argument, 'an argument', ')');
     const close = this.OPTION(() => this.CONSUME(t.RParen));
     this.ACTION(() => !close && this.reportUnclosed(open, ')', 'the argument list'));
     return { items, ...(close ? { close } : {}) };
@@ -472,34 +416,7 @@ class VplParser extends EmbeddedActionsParser {
 
   private list = this.RULE('list', (): ListExpression => {
     const open = this.CONSUME(t.LBracket);
-    const items: Expression[] = [];
-    let needComma = false;
-    this.MANY({
-      GATE: () => this.continuesItems(),
-      DEF: () => {
-        this.OR([
-          {
-            ALT: () => {
-              const comma = this.CONSUME(t.Comma);
-              this.ACTION(() => {
-                if (!needComma) this.report('VPL1010', this.tokenSpan(comma), `expected a list item before ','`, { help: 'remove the extra comma' });
-                needComma = false;
-              });
-            },
-          },
-          {
-            ALT: () => {
-              this.ACTION(() => needComma && this.reportMissingComma(']'));
-              const item = this.SUBRULE(this.expression);
-              this.ACTION(() => {
-                items.push(item);
-                needComma = true;
-              });
-            },
-          },
-        ]);
-      },
-    });
+    const items = this.commaSeparated(this.expression, 'a list item', ']');
     const close = this.OPTION(() => this.CONSUME(t.RBracket));
     return this.ACTION(() => {
       if (!close) this.reportUnclosed(open, ']', 'the list');
@@ -526,6 +443,79 @@ class VplParser extends EmbeddedActionsParser {
       return { kind: 'Object', name: this.identifier(name), body, danglingComments: [], span: this.spanOf(name, close ?? this.LA(0)) };
     });
   });
+
+  // ------------------------------------------------------------ shared rule bodies
+
+  // Bodies that several rules share. They are called from inside a rule and record into it;
+  // the rules stay separate, rather than one rule taking the rule to call as an argument,
+  // because chevrotain records each rule's grammar by running it once without arguments.
+
+  /** `operand` if a value follows `previous`, else an ErrorExpression, reported if `reportMissing`. */
+  private operandAfter(previous: IToken, operand: ParserMethod<[], Expression>, reportMissing: boolean): Expression {
+    return this.OR([
+      { GATE: () => this.startsValueAfter(previous), ALT: () => this.SUBRULE(operand) },
+      { ALT: () => this.ACTION(() => this.missingValue(previous, reportMissing)) },
+    ]);
+  }
+
+  /**
+   * `operand (operator operand)*`, grouped to the left. Past maxOperatorChain operators the rest
+   * is still parsed, but left out of the tree.
+   */
+  private operatorChain(
+    operators: readonly [TokenType, TokenType],
+    operand: ParserMethod<[], Expression>,
+    operandAfter: ParserMethod<[IToken], Expression>,
+  ): Expression {
+    const [first, second] = operators;
+    let left = this.SUBRULE(operand);
+    let count = 0;
+    this.MANY(() => {
+      const operator = this.OR([{ ALT: () => this.CONSUME(first) }, { ALT: () => this.CONSUME(second) }]);
+      const right = this.SUBRULE(operandAfter, { ARGS: [operator] });
+      this.ACTION(() => {
+        if (++count > maxOperatorChain) return this.reportLongChain(count, operator);
+        left = this.binary(operator, left, right);
+      });
+    });
+    return left;
+  }
+
+  /**
+   * The items of a list or call up to its closing bracket, separated by commas. A missing or
+   * extra comma is reported and parsing carries on, so one run finds every such slip.
+   */
+  private commaSeparated<T>(item: ParserMethod<[], T>, itemName: string, closer: string): T[] {
+    const items: T[] = [];
+    let needComma = false;
+    this.MANY({
+      GATE: () => this.continuesItems(),
+      DEF: () => {
+        this.OR([
+          {
+            ALT: () => {
+              const comma = this.CONSUME(t.Comma);
+              this.ACTION(() => {
+                if (!needComma) this.report('VPL1010', this.tokenSpan(comma), `expected ${itemName} before ','`, { help: 'remove the extra comma' });
+                needComma = false;
+              });
+            },
+          },
+          {
+            ALT: () => {
+              this.ACTION(() => needComma && this.reportMissingComma(closer));
+              const value = this.SUBRULE(item);
+              this.ACTION(() => {
+                items.push(value);
+                needComma = true;
+              });
+            },
+          },
+        ]);
+      },
+    });
+    return items;
+  }
 
   // ------------------------------------------------------------------ lookahead
 
