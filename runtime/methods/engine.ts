@@ -20,6 +20,13 @@ export interface DecodedBatch {
   loss: number;
 }
 
+/** Where the no-gradient sampler steps left off. */
+export interface SamplerCarry {
+  latents: Float32Array;
+  /** The x0 history by input name (`lowered.history`; empty for samplers without one). */
+  history: Record<string, Float32Array>;
+}
+
 const f32 = (x: number) => Float32Array.of(x);
 
 export class RewardEngine {
@@ -63,24 +70,37 @@ export class RewardEngine {
   }
 
   /**
-   * Sampler steps [from, to) without gradient, from `latents`; noise for eta > 0 from `noise`.
-   * Returns the latents after step to-1.
+   * Sampler steps [from, to) without gradient, from `latents` (and the x0 history at `from`,
+   * zeros when left out); noise for eta > 0 from `noise`. Each step's scalars are its
+   * `lowered.sampler[i].feeds`; the x0 history (dpm_solver, `lowered.history`, most recent first)
+   * moves along: after each step its `x0` output goes in front. Returns the latents and the
+   * history after step to-1: what the next sample_step or the train_step takes.
    */
-  async sampleSteps(latents: Float32Array, from: number, to: number, cond: { context: Float32Array; uncond: Float32Array }, state: Readonly<TensorState>, noise: RngStream): Promise<Float32Array> {
+  async sampleSteps(
+    latents: Float32Array,
+    from: number,
+    to: number,
+    cond: { context: Float32Array; uncond: Float32Array },
+    state: Readonly<TensorState>,
+    noise: RngStream,
+    history?: Readonly<Record<string, Float32Array>>,
+  ): Promise<SamplerCarry> {
     let x = latents;
+    const names = this.lowered.history ?? [];
+    let hist = names.map((n) => history?.[n] ?? new Float32Array(this.latentSize));
     const needsNoise = this.sample.inputs.some((i) => i.name === 'noise');
     for (let i = from; i < to; i++) {
       const s = this.lowered.sampler[i]!;
+      if (!s.feeds) throw new Error(`internal: sampler step ${i} has no feeds`);
+      const scalars: Record<string, Float32Array> = {};
+      for (const [name, v] of Object.entries(s.feeds)) scalars[name] = f32(v);
       const out: Outputs = await this.sample.run(
         this.feedsFor(
           this.sample,
           {
             latents: x,
-            timestep: f32(s.t),
-            alpha_t: f32(s.alphaT),
-            alpha_prev: f32(s.alphaPrev),
-            scale_t: f32(s.scaleT),
-            scale_prev: f32(s.scalePrev),
+            ...scalars,
+            ...Object.fromEntries(names.map((n, j) => [n, hist[j]])),
             noise: needsNoise ? noise.fillNormal(new Float32Array(this.latentSize)) : undefined,
             context: cond.context,
             uncond_context: cond.uncond,
@@ -89,8 +109,9 @@ export class RewardEngine {
         ),
       );
       x = out.latents_out as Float32Array;
+      if (names.length > 0) hist = [out.x0 as Float32Array, ...hist].slice(0, names.length);
     }
-    return x;
+    return { latents: x, history: Object.fromEntries(names.map((n, j) => [n, hist[j]!])) };
   }
 
   /** Decodes every frame of B videos and scores them. */
@@ -106,7 +127,7 @@ export class RewardEngine {
     const cond = await this.conditioning(prompts);
     const x = rng.fillNormal(new Float32Array(this.latentSize));
     const final = await this.sampleSteps(x, 0, this.lowered.sampler.length, cond, state, rng);
-    return this.decodeAll(final, cond.textEmbed);
+    return this.decodeAll(final.latents, cond.textEmbed);
   }
 }
 

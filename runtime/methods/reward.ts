@@ -3,8 +3,10 @@
 //   1. draw `batch` prompts (stream 'prompts'); embeddings come from `text_encode`, cached per
 //      prompt, with the empty prompt as the unconditional context;
 //   2. initial noise (stream 'noise'), then `sample_step` for sampler steps 0..steps-k-1 with
-//      the current LoRA and no gradient;
-//   3. `train_step` for the last k steps with gradient: the frames to decode (random(k): k
+//      the current LoRA and no gradient (each step's scalars from lowered.sampler[i].feeds; for
+//      dpm_solver the x0 history moves along, engine.ts);
+//   3. `train_step` for the last k steps with gradient, from the latents and the x0 history at
+//      the cutoff and the stacked scalars (lowered.trainScalars): the frames to decode (random(k): k
 //      distinct latent frames per micro-step from stream 'decode'; frame(i), every(n), all:
 //      the fixed indices), the learning rate with linear warm-up, the LoRA, AdamW state and
 //      accumulators; it returns the loss, each reward's mean, the gradient norm and the next
@@ -161,15 +163,11 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
     const T = plan.derived.latent_shape[1];
     const opt = plan.train.optimizer;
     const stateNames = Object.keys(initialRewardState(lowered));
-    const tail = lowered.sampler.slice(steps - k);
-    const stack = (f: (s: (typeof tail)[number]) => number) => Float32Array.from(tail, f);
-    const fixedTrainFeeds = {
-      timesteps: stack((s) => s.t),
-      alphas_t: stack((s) => s.alphaT),
-      alphas_prev: stack((s) => s.alphaPrev),
-      scales_t: stack((s) => s.scaleT),
-      scales_prev: stack((s) => s.scalePrev),
-    };
+    // the sampler's per-step scalars of the last k steps, stacked (timesteps, alphas_t, ...)
+    const fixedTrainFeeds: Record<string, Float32Array> = {};
+    for (const [name, values] of Object.entries(lowered.trainScalars ?? {})) fixedTrainFeeds[name] = Float32Array.from(values);
+    // one UNet call per step, two with classifier-free guidance (an unconditional context input)
+    const cfg = trainStep.inputs.some((i) => i.name === 'uncond_context');
     const needsNoise = trainStep.inputs.some((i) => i.name === 'noise');
     const totalSteps = options.steps ?? plan.train.steps;
     const valPrompts = plan.train.validate ? validationPrompts(prompts, plan.train.validate.prompts, plan.train.seed) : validationPrompts(prompts, Math.min(2, B * 2), plan.train.seed);
@@ -197,7 +195,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
       banner: {
         title: `vplc run ${plan.name}: VADER reward alignment`,
         batch: B,
-        evaluationsPerMicroStep: steps * B * (plan.sampler.name === 'ddim' && plan.sampler.guidance !== 1 ? 2 : 1),
+        evaluationsPerMicroStep: steps * B * (cfg ? 2 : 1),
         items: [
           { label: 'model', value: `${plan.model.name} ${plan.model.frames} frames ${plan.model.size.height}x${plan.model.size.width}` },
           { label: 'weights', value: setup.weightsDescription },
@@ -217,7 +215,8 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
         }
         const noise = rng.stream('noise');
         const x0 = noise.fillNormal(new Float32Array(engine.latentSize));
-        const x = await engine.sampleSteps(x0, 0, steps - k, cond, state, noise);
+        // the latents at the cutoff, and the x0 history there (dpm_solver), without gradient
+        const sampled = await engine.sampleSteps(x0, 0, steps - k, cond, state, noise);
         // backprop = random: the cutoff c ~ U{0..steps-1}, gradient through steps c..steps-1
         const gradGate = lowered.gradGate ? cutoffGate(rng.stream('cutoff'), k) : undefined;
         const frameIndices = decode.fixed ? BigInt64Array.from(decode.fixed, BigInt) : randomFrames(rng.stream('decode'), T, decode.count);
@@ -227,7 +226,8 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
           engine.feedsFor(
             trainStep,
             {
-              latents: x,
+              latents: sampled.latents,
+              ...sampled.history,
               ...fixedTrainFeeds,
               noise: needsNoise ? noise.fillNormal(new Float32Array(k * engine.latentSize)) : undefined,
               context: cond.context,

@@ -268,7 +268,11 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
       const span = loweringSpan(plan, error.message);
       throw new VplError('VPL7132', `${command} cannot compile this pipeline: ${error.message}`, {
         file: span ? `${span.file}:${span.line}:${span.column}` : plan.file,
-        help: error.message.includes('backprop = random') ? 'write `backprop = last(1)` (DRaFT-1, the VADER default) or `backprop = all`' : error.message.includes('sampler') ? 'use `sampler ddim { ... }`' : 'change the pipeline as the message says',
+        help: error.message.includes('backprop = random')
+          ? 'write `backprop = last(1)` (DRaFT-1, the VADER default) or `backprop = all`'
+          : error.message.includes('sampler')
+            ? 'use `sampler ddim { ... }` or `sampler dpm_solver { ... }` (the samplers the reward objective is lowered for)'
+            : 'change the pipeline as the message says',
       });
     }
     throw error;

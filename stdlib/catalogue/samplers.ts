@@ -22,8 +22,14 @@ export const samplers: readonly SamplerEntry[] = [
     ],
   },
   {
-    kind: 'sampler', name: 'dpm_solver', doc: 'DPM-Solver multistep (ModelScope in VADER).', predictions: ['epsilon'],
-    params: [steps(25), { name: 'order', doc: 'Solver order.', type: { kind: 'int' }, default: 2, min: 1, max: 3 }, guidance(9.0)],
+    kind: 'sampler', name: 'dpm_solver',
+    doc: "DPM-Solver++ multistep on the data prediction (deterministic, with classifier-free guidance), as VADER samples ModelScope (diffusers' DPMSolverMultistepScheduler defaults): diffusers' linspace grid (999, 959, ..., 40 for 25 steps), lower orders on the first steps and, under 15 steps, on the last two; the last step lands on sigma = 0, i.e. on its x0 estimate.",
+    predictions: ['epsilon'],
+    params: [
+      { ...steps(25), max: 999 }, // the linspace grid of 1000 training steps has 999 distinct points after 0
+      { name: 'order', doc: 'Solver order: 1 is deterministic DDIM, 2 DPM-Solver++(2M) (VADER\'s), 3 the third-order multistep (Taylor form).', type: { kind: 'int' }, default: 2, min: 1, max: 3 },
+      guidance(9.0),
+    ],
   },
   {
     kind: 'sampler', name: 'rf_euler', doc: 'Euler steps along a rectified-flow velocity (Open-Sora).', predictions: ['flow'],

@@ -4,3 +4,4 @@ export * from './ddim.ts';
 export * from './consistency.ts';
 export * from './flow.ts';
 export * from './edm.ts';
+export * from './dpm-solver.ts';

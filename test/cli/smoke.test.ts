@@ -10,7 +10,7 @@ import { repoRoot, vplc } from './run-vplc.ts';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vplc-smoke-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe.each(['aesthetic', 'hps_aesthetic', 't2v_turbo_vc2', 't2v_turbo_ms'])('vplc run pipelines/%s.vpl --tiny --steps 1', (name) => {
+describe.each(['aesthetic', 'hps_aesthetic', 'modelscope_aesthetic', 't2v_turbo_vc2', 't2v_turbo_ms'])('vplc run pipelines/%s.vpl --tiny --steps 1', (name) => {
   it('trains one step and writes a checkpoint, the LoRA and the report', () => {
     const r = vplc(['run', path.join(repoRoot, 'pipelines', `${name}.vpl`), '--tiny', '--steps', '1'], { cwd: tmp, timeoutMs: 280_000 });
     expect(r.stderr).not.toMatch(/error|internal/i);

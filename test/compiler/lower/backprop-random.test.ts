@@ -8,10 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
 import { emitModel } from '../../../compiler/emit/onnx.ts';
 import type { Graph } from '../../../compiler/ir/graph.ts';
-import { type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
+import { type LoweredProgram, lowerReward, type SamplerStep } from '../../../compiler/lower/index.ts';
 import type { Plan } from '../../../compiler/plan.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
-import type { DdimStepParams } from '../../../stdlib/samplers/index.ts';
 
 const STEPS = 3;
 
@@ -41,7 +40,7 @@ async function session(graph: Graph): Promise<ort.InferenceSession> {
 }
 
 /** Per-step sampler inputs of train_step for schedule entries `entries` (stacked). */
-function stepFeeds(entries: DdimStepParams[]): Feeds {
+function stepFeeds(entries: readonly SamplerStep[]): Feeds {
   const k = entries.length;
   return {
     timesteps: f32(entries.map((s) => s.t), [k]),

@@ -1,6 +1,7 @@
 // Lowering of the reward objective on demo.vpl-like plans with the tiny model (--tiny: random
 // init): the graphs run in onnxruntime, the LoRA gradient is non-zero, base weights are frozen
-// initializers, and a few optimizer steps on the brightness reward raise it.
+// initializers, and a few optimizer steps on the brightness reward raise it. decode_og decodes the
+// one-step x0 estimate.
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
@@ -8,7 +9,9 @@ import { emitModel } from '../../../compiler/emit/onnx.ts';
 import type { Graph } from '../../../compiler/ir/graph.ts';
 import { decodeFrames, type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
 import type { Plan } from '../../../compiler/plan.ts';
+import { addDecodeAll } from '../../../runtime/methods/setup.ts';
 import { tinyTokenizer } from '../../../stdlib/models/index.ts';
+import { modelBuild } from '../../../stdlib/models/registry.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
 
 function plan(overrides: string[]): Plan {
@@ -181,5 +184,51 @@ describe('reward objective lowering (tiny, demo mix, dropout, accumulation, rema
     expect((out['adam.step_out'].data as BigInt64Array)[0]).toBe(1n);
     expect((out[`acc.${a}_out`].data as Float32Array).some((v) => v !== 0)).toBe(true);
     await s.release();
+  }, 120_000);
+});
+
+describe('reward objective lowering: decode_og (VADER) decodes the one-step x0 estimate', () => {
+  it("train_step's frames are the VAE decode of sample_step's x0 for the same step, not of its next latents", async () => {
+    const p = plan(['objective.decode_og=true', 'objective.decode=all', 'sampler.eta=0', 'objective.reward=1.0 * brightness', 'lora.dropout=0']);
+    const low = lowerReward(p, { tiny: true });
+    expect(low.backpropSteps).toBe(1);
+    addDecodeAll(p, low, modelBuild(p.model.name));
+    const [train, sample, decode] = await Promise.all([session(low.program.graphs.train_step), session(low.program.graphs.sample_step), session(low.program.graphs.decode_all!)]);
+    const shapes = Object.fromEntries(low.program.graphs.train_step.inputs.map((v) => [v.name, [...v.shape]]));
+    const latentShape = shapes.latents;
+    const rng = new Rng(13);
+    const lora: Feeds = {};
+    for (const t of low.trainable) {
+      const init = low.params.initialValue(t.name) as Float32Array;
+      lora[t.name] = f32(t.name.endsWith('lora_B.weight') ? normal(init.length, rng).map((v) => 0.05 * v) : init, t.shape);
+    }
+    const latents = f32(normal(prod(latentShape), rng), latentShape);
+    const cond: Feeds = { context: f32(normal(prod(shapes.context), rng), shapes.context), uncond_context: f32(normal(prod(shapes.uncond_context), rng), shapes.uncond_context) };
+    const last = low.sampler[low.sampler.length - 1];
+    const adam: Feeds = { 'adam.step': new ort.Tensor('int64', BigInt64Array.of(0n), []) };
+    for (const t of low.trainable) for (const pre of ['adam.m.', 'adam.v.']) adam[`${pre}${t.name}`] = f32(new Float32Array(prod(t.shape)), t.shape);
+    const out = await train.run({
+      latents,
+      timesteps: f32([last.t], [1]),
+      alphas_t: f32([last.alphaT], [1]),
+      alphas_prev: f32([last.alphaPrev], [1]),
+      ...cond,
+      frame_indices: new ort.Tensor('int64', BigInt64Array.of(0n, 1n, 2n, 3n), [4]),
+      lr: scalar(1e-3),
+      ...adam,
+      ...lora,
+    });
+    const step = await sample.run({ latents, timestep: scalar(last.t), alpha_t: scalar(last.alphaT), alpha_prev: scalar(last.alphaPrev), ...cond, ...lora });
+    const decodeOf = async (v: ort.Tensor) => (await decode.run({ latents: f32(v.data as Float32Array, latentShape) })).frames.data as Float32Array;
+    const fromX0 = await decodeOf(step.x0);
+    const fromNext = await decodeOf(step.latents_out);
+    const frames = out.frames.data as Float32Array;
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    expect(frames.length).toBe(fromX0.length);
+    expect(maxDiff(frames, fromX0)).toBeLessThan(1e-4);
+    // the next latents are something else (the last DDIM step goes to alphas_cumprod[0], not to x0)
+    expect(maxDiff(frames, fromNext)).toBeGreaterThan(1e-2);
+    expect((out.grad_norm.data as Float32Array)[0]).toBeGreaterThan(0);
+    await Promise.all([train.release(), sample.release(), decode.release()]);
   }, 120_000);
 });

@@ -1,6 +1,7 @@
 // The reward method driver in-process: what is trained and what is frozen, every backprop and
-// decode mode for one step, and one-step --tiny smoke runs of every shipped pipeline whose
-// model family is built (full-size models run as small random networks of their family).
+// decode mode for one step, a dpm_solver pipeline (the x0 history carried by the engine into
+// train_step; one step of training), and one-step --tiny smoke runs of every shipped pipeline
+// whose model family is built (full-size models run as small random networks of their family).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,9 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
 import { VplError } from '../../../runtime/errors.ts';
 import { readMetrics } from '../../../runtime/metrics/jsonl.ts';
+import { RewardEngine } from '../../../runtime/methods/engine.ts';
 import { cutoffGate, initialRewardState, randomFrames, runReward, validationPrompts } from '../../../runtime/methods/reward.ts';
 import { setupReward } from '../../../runtime/methods/setup.ts';
 import { Rng } from '../../../runtime/random.ts';
+import { loadProgram } from '../../../runtime/session.ts';
 import { promptSet } from '../../../stdlib/prompts/index.ts';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -91,6 +94,71 @@ describe('every backprop and decode mode trains one step', () => {
   }
 });
 
+describe('a dpm_solver pipeline (DPM-Solver++ of order 3 over 5 steps, orders 1 2 3 2 1)', () => {
+  const file = path.join(repoRoot, 'test', 'compiler', 'lower', 'fixtures', 'dpm_demo.vpl');
+  const DPM = ['model.frames=2', 'train.batch=1', 'objective.reward=1.0 * brightness', 'objective.decode=all', 'train.remat=off'];
+
+  it('the engine carries the x0 history: train_step after sample steps 0..1 = all 5 steps sampled, then decoded', async () => {
+    const setup = await setupReward(planOf(file, [...DPM, 'objective.backprop=last(3)']), { tiny: true });
+    const { lowered } = setup;
+    expect(lowered.history).toEqual(['x0_hist1', 'x0_hist2']);
+    const sessions = await loadProgram(lowered.program, { device: 'cpu', cacheRoot: path.join(tmp, 'cache') });
+    try {
+      const engine = new RewardEngine(setup.plan, lowered, sessions);
+      const state = initialRewardState(lowered);
+      const cond = await engine.conditioning(['a red circle moving left']);
+      const rng = new Rng(3).stream('noise');
+      const x = rng.fillNormal(new Float32Array(engine.latentSize));
+      const full = await engine.sampleSteps(x, 0, 5, cond, state, rng);
+      const decoded = await engine.decodeAll(full.latents, cond.textEmbed);
+      const cut = await engine.sampleSteps(x, 0, 2, cond, state, rng);
+      expect(Object.keys(cut.history)).toEqual(['x0_hist1', 'x0_hist2']);
+      expect(cut.history.x0_hist2!.some((v) => v !== 0)).toBe(true); // step 0's estimate
+      // going on from the carry is the same as sampling straight through
+      const rest = await engine.sampleSteps(cut.latents, 2, 5, cond, state, rng, cut.history);
+      expect(Math.max(...rest.latents.map((v, i) => Math.abs(v - full.latents[i]!)))).toBeLessThan(1e-6);
+      const trainStep = sessions.graph('train_step');
+      const scalars = Object.fromEntries(Object.entries(lowered.trainScalars!).map(([n, v]) => [n, Float32Array.from(v)]));
+      const available = { latents: cut.latents, ...scalars, context: cond.context, uncond_context: cond.uncond, frame_indices: BigInt64Array.of(0n, 1n), lr: Float32Array.of(0) };
+      const out = await trainStep.run(engine.feedsFor(trainStep, { ...available, ...cut.history }, state));
+      const loss = (out.loss as Float32Array)[0]!;
+      expect(Math.abs(loss - decoded.loss)).toBeLessThan(1e-5 * (1 + Math.abs(decoded.loss)));
+      // without the history the train step computes something else
+      const zeros = new Float32Array(engine.latentSize);
+      const blind = await trainStep.run(engine.feedsFor(trainStep, { ...available, x0_hist1: zeros, x0_hist2: zeros }, state));
+      expect(Math.abs((blind.loss as Float32Array)[0]! - decoded.loss)).toBeGreaterThan(1e-4);
+    } finally {
+      await sessions.release();
+    }
+  }, 180_000);
+
+  it('a sampler the reward objective is not lowered for is refused with VPL7132, pointing at the sampler, with a fix', async () => {
+    const other = path.join(repoRoot, 'test', 'compiler', 'lower', 'fixtures', 'consistency_sampler.vpl');
+    const error = await setupReward(planOf(other), { tiny: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(VplError);
+    const e = error as VplError;
+    expect(`${e.code} ${e.message}`).toMatch(/^VPL7132 vplc run cannot compile this pipeline: .*ddim and dpm_solver samplers only \(got sampler 'consistency'\)/);
+    expect(e.help).toMatch(/sampler ddim \{ \.\.\. \}.*sampler dpm_solver \{ \.\.\. \}/);
+    expect(e.file).toMatch(/consistency_sampler\.vpl:6:9$/); // the `sampler consistency` block
+  });
+
+  for (const backprop of ['last(3)', 'random']) {
+    it(`trains one step with backprop = ${backprop}`, async () => {
+      const { result, setup, log, runDir } = await oneStep(`dpm-${backprop.replace(/\W+/g, '')}`, file, [...DPM, `objective.backprop=${backprop}`]);
+      expect(result.status).toBe('completed');
+      expect(setup.lowered.backpropSteps).toBe(backprop === 'random' ? 5 : 3);
+      expect(log).toMatch(/sampler +dpm_solver, 5 steps/);
+      expect(log).toMatch(/model evaluations +10\b/); // 5 steps x 2 (CFG)
+      const rec = readMetrics(path.join(runDir, 'metrics.jsonl')).records.find((r) => r.step === 1 && r.values.loss !== undefined)!;
+      expect(Number.isFinite(rec.values.loss)).toBe(true);
+      expect(rec.values.grad_norm).toBeGreaterThan(0);
+    }, 180_000);
+  }
+});
+
 describe('--tiny smoke runs of the shipped pipelines (1 step each)', () => {
   // two full runs (an image-text reward; a video reward with every frame decoded): loading a
   // program costs ~20-50 s on a busy 2-core machine; the other pipelines are lowered below
@@ -107,7 +175,6 @@ describe('--tiny smoke runs of the shipped pipelines (1 step each)', () => {
 
   it('aesthetic.vpl, the others and the demo check and set up (compiled above or refused clearly)', async () => {
     const refused: Record<string, RegExp> = {
-      modelscope_aesthetic: /^VPL7132 .*ddim sampler only \(got 'dpm_solver'\)/,
       opensora_hps: /^VPL7132 .*cannot build this model yet: model 'opensora_1_2'/,
       t2v_turbo_vc2: /^VPL7131 not supported yet by vplc run: objective consistency \(lands with/,
     };
@@ -131,6 +198,6 @@ describe('--tiny smoke runs of the shipped pipelines (1 step each)', () => {
         compiled.push(name);
       }
     }
-    expect(compiled).toEqual(expect.arrayContaining(['aesthetic', 'vader_base', 'hps_aesthetic', 'demo']));
+    expect(compiled).toEqual(expect.arrayContaining(['aesthetic', 'vader_base', 'hps_aesthetic', 'demo', 'modelscope_aesthetic']));
   }, 180_000);
 });
