@@ -49,6 +49,7 @@
 // runtime starts them at the student's initial values and checkpoints them with the optimizer.
 import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
+import { buildTextEncodeGraph } from './text-encode.ts';
 import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from './training-step.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
 import { eliminateDeadCode } from '../passes/dce.ts';
@@ -56,7 +57,6 @@ import { rematerialize } from '../passes/remat.ts';
 import type { DistancePlan, GuidancePlan, Plan, RewardTerm, SolverPlan } from '../plan.ts';
 import type { Program, ScheduleEntry } from '../program/program.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';
-import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
 import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
@@ -208,16 +208,8 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     unet(nn, x, t, context, embedGuidance ? guidanceEmbedding(nn, guidance) : undefined);
 
   // ---------------------------------------------------------------- text_encode
-  const text = new Graph('text_encode');
-  {
-    const b = new Builder(text);
-    const tokens = b.input('tokens', [B, L], 'int64');
-    const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
-    nameOutput(text, out.tokens, 'context');
-    nameOutput(text, out.pooled, 'text_embed');
-    eliminateDeadCode(text);
-    describe(text);
-  }
+  const text = buildTextEncodeGraph(params, build, B);
+  describe(text);
 
   // ---------------------------------------------------------------- encode_video
   const encode = new Graph('encode_video');

@@ -64,6 +64,7 @@
 // use_scale).
 import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
+import { buildTextEncodeGraph } from './text-encode.ts';
 import { appendOptimizerStep, applyPrecision, type LowPrecision, nameOutput, weightManifest } from './training-step.ts';
 import type { DType } from '../ir/dtype.ts';
 import { Graph, type Shape, type Value } from '../ir/graph.ts';
@@ -71,7 +72,6 @@ import { eliminateDeadCode } from '../passes/dce.ts';
 import { rematerialize } from '../passes/remat.ts';
 import type { Plan, RewardTerm } from '../plan.ts';
 import type { Program, ScheduleEntry } from '../program/program.ts';
-import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
 import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
 import { buildVaeDecoder } from '../../stdlib/models/vae/index.ts';
@@ -263,16 +263,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   };
 
   // ---------------------------------------------------------------- text_encode
-  const text = new Graph('text_encode');
-  {
-    const b = new Builder(text);
-    const tokens = b.input('tokens', [B, L], 'int64');
-    const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
-    nameOutput(text, out.tokens, 'context');
-    nameOutput(text, out.pooled, 'text_embed');
-    eliminateDeadCode(text);
-    describe(text, { tokens: 'data: tokenized prompts (the empty prompt for uncond_context)' });
-  }
+  const text = buildTextEncodeGraph(params, build, B);
+  describe(text, { tokens: 'data: tokenized prompts (the empty prompt for uncond_context)' });
 
   // ---------------------------------------------------------------- sample_step
   const sample = new Graph('sample_step');

@@ -1,0 +1,22 @@
+// The `text_encode` graph every method's program starts with: the frozen text encoder of the
+// model's family, tokens [B, L] int64 -> context [B, L, D] (the UNet's cross-attention input) and
+// text_embed [B, E] (pooled, for the text-aware rewards). The runtime runs it for the batch's
+// prompts and once for the empty prompt (-> uncond_context).
+import { Builder } from '../ir/builder.ts';
+import { Graph } from '../ir/graph.ts';
+import { eliminateDeadCode } from '../passes/dce.ts';
+import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
+import type { ModelBuild } from '../../stdlib/models/registry.ts';
+import type { ParameterStore } from '../../stdlib/nn/parameters.ts';
+import { nameOutput } from './training-step.ts';
+
+export function buildTextEncodeGraph(params: ParameterStore, build: ModelBuild, batch: number): Graph {
+  const graph = new Graph('text_encode');
+  const b = new Builder(graph);
+  const tokens = b.input('tokens', [batch, build.text.text.contextLength], 'int64');
+  const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
+  nameOutput(graph, out.tokens, 'context');
+  nameOutput(graph, out.pooled, 'text_embed');
+  eliminateDeadCode(graph);
+  return graph;
+}
