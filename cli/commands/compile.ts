@@ -10,7 +10,7 @@ import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { write } from '../terminal.ts';
 import { checkedPlan } from './arguments.ts';
-import { lowerForCommand } from './lowering.ts';
+import { lowerForCommand, writeNotes } from './lowering.ts';
 
 export function registerCompile(program: Command, context: CommandContext): void {
   program
@@ -24,7 +24,9 @@ export function registerCompile(program: Command, context: CommandContext): void
       const { terminal } = context;
       const plan = checkedPlan('compile', file, rest, context);
       if (!plan) return;
-      const { lowered, problem } = await lowerForCommand(plan, { tiny: options.tiny === true });
+      const { lowered, problem, notes } = await lowerForCommand(plan, { tiny: options.tiny === true });
+      // --tiny on a full-size model: what the smoke build changed, as `vplc run --tiny` prints it
+      writeNotes(terminal.err, notes);
       if (!lowered) {
         write(terminal.err, `${displayFile(file, terminal.cwd)}: error VPL6001: ${problem}`);
         context.setExitCode(ExitCode.diagnostics);

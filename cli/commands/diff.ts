@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import * as nodePath from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { checkFile, checkSource, type CheckResult } from '../../compiler/check/index.ts';
 import { canonicalText, diffPlans, formatDiff, summaryLine } from '../../compiler/diff/index.ts';
@@ -14,7 +15,7 @@ import { format } from '../../grammar/index.ts';
 import type { CommandContext } from '../main.ts';
 import { colorEnabled, write } from '../terminal.ts';
 import { formatBytes } from './compile.ts';
-import { type CompiledFigures, compiledFigures } from './lowering.ts';
+import { type CompiledFigures, compiledFigures, writeNotes } from './lowering.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
 
 export const DiffExit = { same: 0, error: 1, changed: 2 } as const;
@@ -66,6 +67,7 @@ export function registerDiff(program: Command, context: CommandContext): void {
         const changes = diff.changes.map(({ span, ...c }) => (span ? { ...c, at: `${displayFile(span.file, terminal.cwd)}:${span.start.line}:${span.start.column}` } : c));
         write(terminal.out, JSON.stringify({ changes, figures: diff.figures, ...(graphs ? { graphs } : {}), class: diff.cls ?? null, summary: summaryLine(diff), notes: diff.notes }, null, 2));
       } else {
+        if (graphs) writeGraphNotes(terminal.err, graphs);
         write(terminal.out, formatDiff(diff));
         if (graphs) write(terminal.out, formatGraphComparison(graphs, options.tiny === true));
       }
@@ -146,6 +148,17 @@ interface GraphComparison {
 
 async function compareGraphs(oldPlan: Plan, newPlan: Plan, tiny: boolean): Promise<GraphComparison> {
   return { old: await compiledFigures(oldPlan, tiny), new: await compiledFigures(newPlan, tiny) };
+}
+
+/**
+ * The --tiny notes of both sides (a full-size model compiled small), as `vplc run --tiny`
+ * prints them: those of both sides once, then each side's own (`old: `, `new: `).
+ */
+function writeGraphNotes(stream: Writable, graphs: GraphComparison): void {
+  const [o, n] = [graphs.old.notes ?? [], graphs.new.notes ?? []];
+  writeNotes(stream, n.filter((note) => o.includes(note)));
+  writeNotes(stream, o.filter((note) => !n.includes(note)), 'old: ');
+  writeNotes(stream, n.filter((note) => !o.includes(note)), 'new: ');
 }
 
 /** `train_step  12.7G -> 25.4G FLOP (x2)  peak activations 70.1 MiB -> 140.2 MiB (x2)` */

@@ -9,7 +9,7 @@ import { checkedPlan } from './arguments.ts';
 import { derivedFigures } from '../../compiler/figures.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
 import { formatBytes } from './compile.ts';
-import { type CompiledFigures, compiledFigures } from './lowering.ts';
+import { type CompiledFigures, compiledFigures, writeNotes } from './lowering.ts';
 
 export function registerExplain(program: Command, context: CommandContext): void {
   program
@@ -31,6 +31,8 @@ export function registerExplain(program: Command, context: CommandContext): void
         write(terminal.out, JSON.stringify({ plan: resolved, figures, ...(graphs ? { graphs } : {}) }, null, 2));
         return;
       }
+      // --tiny on a full-size model: what the smoke build changed, as `vplc run --tiny` prints it
+      if (graphs?.notes) writeNotes(terminal.err, graphs.notes);
       write(terminal.out, explainText(plan, figures, terminal.cwd));
       if (graphs) write(terminal.out, graphText(graphs));
     });

@@ -1,15 +1,27 @@
-// Lowering a checked plan for the commands that compile it (`compile`, `explain --graph`):
-// the one place that decides where model weights come from and how lowering errors read.
-// The lowering (models, autodiff, passes) is imported on first use: `vplc check` and `fmt`
-// start without loading it.
+// Lowering a checked plan for the commands that compile it (`compile`, `explain --graph`,
+// `diff --graph`): the one place that decides where model weights come from and how lowering
+// errors read. The lowering (models, autodiff, passes) is imported on first use: `vplc check`
+// and `fmt` start without loading it.
+//
+// --tiny on a full-size model (videocrafter2, modelscope) shrinks the pipeline exactly as
+// `vplc run --tiny` does (runtime/methods/tiny-stand-in.ts): small networks of its family at
+// 32x32, few frames, stand-in rewards. The changes come back as `notes`, which the commands
+// print as `note: ...` lines on stderr (or put in the JSON). tiny_vc is compiled as it is.
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
 import { type GraphFigures, graphFigures } from '../../compiler/figures.ts';
 import type { Plan } from '../../compiler/plan.ts';
+import type { ModelBuild } from '../../stdlib/models/registry.ts';
+import type { Writable } from 'node:stream';
+import { write } from '../terminal.ts';
 
 export interface LoweringOutcome {
   lowered?: LoweredProgram;
   /** Why the plan could not be lowered, in a user's words, with the fix. */
   problem?: string;
+  /** What a --tiny smoke build changed in the pipeline (empty for tiny_vc), as `vplc run --tiny` lists them. */
+  notes: string[];
+  /** The plan that was lowered (the shrunk one for --tiny on a full-size model). */
+  plan: Plan;
 }
 
 export async function lowerForCommand(plan: Plan, options: { tiny: boolean }): Promise<LoweringOutcome> {
@@ -17,15 +29,42 @@ export async function lowerForCommand(plan: Plan, options: { tiny: boolean }): P
     const where = plan.model.weights ? `'${plan.model.weights}'` : `the weights of '${plan.model.name}'`;
     return {
       problem: `compiling the full-size model needs ${where}, which this command does not load yet; use --tiny for the same pipeline on random-initialised small versions of its model families`,
+      notes: [],
+      plan,
     };
   }
   const { lower, LoweringError } = await import('../../compiler/lower/index.ts');
+  const shrunk = await tinyStandInFor(plan);
   try {
-    return { lowered: lower(plan, { tiny: true }) };
+    return { lowered: lower(shrunk.plan, { tiny: true, ...(shrunk.build ? { build: shrunk.build } : {}) }), notes: shrunk.notes, plan: shrunk.plan };
   } catch (error) {
-    if (error instanceof LoweringError) return { problem: error.message };
+    if (error instanceof LoweringError) return { problem: error.message, notes: shrunk.notes, plan: shrunk.plan };
     throw error;
   }
+}
+
+/**
+ * The plan (and networks) `--tiny` compiles: a full-size model shrunk as `vplc run --tiny`
+ * does; tiny_vc, objectives without a smoke-run shrink and unbuilt families as they are (the
+ * lowering then says what is missing).
+ */
+async function tinyStandInFor(plan: Plan): Promise<{ plan: Plan; build?: ModelBuild; notes: string[] }> {
+  const { canShrink, needsTinyStandIn, tinyStandIn } = await import('../../runtime/methods/tiny-stand-in.ts');
+  if (!needsTinyStandIn(plan) || !canShrink(plan)) return { plan, notes: [] };
+  const { modelBuild, ModelNotBuiltError } = await import('../../stdlib/models/registry.ts');
+  let base: ModelBuild;
+  try {
+    base = modelBuild(plan.model.name);
+  } catch (error) {
+    if (error instanceof ModelNotBuiltError) return { plan, notes: [] };
+    throw error;
+  }
+  return tinyStandIn(plan, base);
+}
+
+/** The notes of a --tiny smoke build, as `vplc run --tiny` prints them. */
+export function writeNotes(stream: Writable, notes: readonly string[], prefix = ''): void {
+  for (const note of notes) write(stream, `note: ${prefix}${note}`);
 }
 
 /** Graph figures of a plan's compiled program, or why there are none. */
@@ -33,17 +72,21 @@ export interface CompiledFigures {
   tiny: boolean;
   /** Why there are no graph figures (the pipeline could not be lowered). */
   problem?: string;
+  /** What --tiny changed to compile a full-size model small (absent when nothing changed). */
+  notes?: string[];
   parameters?: { total: number; trainable: number };
   graphs?: GraphFigures[];
 }
 
 export async function compiledFigures(plan: Plan, tiny: boolean): Promise<CompiledFigures> {
-  const { lowered, problem } = await lowerForCommand(plan, { tiny });
-  if (!lowered) return { tiny, problem };
+  const { lowered, problem, notes } = await lowerForCommand(plan, { tiny });
+  const noted = notes.length > 0 ? { notes } : {};
+  if (!lowered) return { tiny, problem, ...noted };
   const state = new Set(lowered.trainable.map((p) => p.name));
   const isState = (name: string) => state.has(name) || name.startsWith('adam.') || name.startsWith('acc.');
   return {
     tiny,
+    ...noted,
     parameters: lowered.params.count(),
     graphs: Object.values(lowered.program.graphs).map((g) => graphFigures(g, g.inputs.filter((v) => isState(v.name)))),
   };

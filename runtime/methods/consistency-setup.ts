@@ -6,29 +6,30 @@
 // Weights follow runtime/methods/setup.ts: tiny_vc uses the trained tiny-world files
 // (stdlib/weights/tiny/*.safetensors) when all three are there, so the teacher is the trained
 // tiny UNet; otherwise (and with --tiny) every network is random-initialised from train.seed,
-// and a full-size model becomes small networks of its family at 32x32 with tiny stand-in rewards.
+// and a full-size model becomes small networks of its family at 32x32 with tiny stand-in rewards
+// (tiny-stand-in.ts, shared with setup.ts: at most 8 frames, 1 x 2 videos per step, 2
+// validation prompts, decode random(k) capped at the frames, tiny_shapes videos when the
+// pipeline's video_folder is not there).
 //
 // `vaeIdentity` names the frozen VAE (the weight file's content hash, or the seeded random init
 // and config): it is part of every latent-cache key (latent-cache.ts).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Builder } from '../../compiler/ir/builder.ts';
 import { Graph, type Value } from '../../compiler/ir/graph.ts';
 import { eliminateDeadCode } from '../../compiler/passes/dce.ts';
 import { type ConsistencyLoweredProgram, LoweringError, lowerConsistency } from '../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../compiler/plan.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';
-import { tinyClipConfig } from '../../stdlib/models/clip/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
 import type { ModelBuild } from '../../stdlib/models/registry.ts';
-import { tinyVcConfig } from '../../stdlib/models/unet3d/index.ts';
-import { buildVaeDecoder, tinyVaeConfig } from '../../stdlib/models/vae/index.ts';
-import type { CheckpointTensor, NN, WeightSource } from '../../stdlib/nn/parameters.ts';
+import { buildVaeDecoder } from '../../stdlib/models/vae/index.ts';
+import type { NN, WeightSource } from '../../stdlib/nn/parameters.ts';
 import { rewardMix } from '../../stdlib/rewards/mix.ts';
 import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
 import { VplError } from '../errors.ts';
 import { modelBuildFor, type WeightsMode } from './setup.ts';
+import { needsTinyStandIn, openTinyWorld, tinyStandIn } from './tiny-stand-in.ts';
 
 export interface ConsistencySetup {
   plan: Plan;
@@ -54,11 +55,6 @@ export interface ConsistencySetupOptions {
 
 type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
 
-const STAND_INS: Record<string, string> = {
-  hps: 'tiny_text_align', pickscore: 'tiny_text_align', viclip: 'tiny_text_align', actpred: 'tiny_text_align',
-  aesthetic: 'tiny_aesthetic', compression: 'tiny_aesthetic', object_detection: 'tiny_aesthetic',
-};
-
 const sha = (...parts: (string | Uint8Array)[]) => {
   const h = createHash('sha256');
   for (const p of parts) h.update(p).update('\n');
@@ -71,80 +67,17 @@ export function rewardNeedsText(name: string): boolean {
   return m === 'image_text' || m === 'video_text';
 }
 
+/** The trained tiny-world files (tiny-stand-in.ts), identified by their contents (latent-cache keys). */
 async function tinyWorldWeights(base: ModelBuild): Promise<{ weights: WeightSource; build: ModelBuild; vaeIdentity: string; identity: string } | undefined> {
-  let mod: typeof import('../../stdlib/models/tiny/weights.ts');
-  try {
-    mod = await import('../../stdlib/models/tiny/weights.ts');
-  } catch {
-    return undefined;
-  }
-  const paths = mod.TINY_WEIGHTS;
-  if (!Object.values(paths).every((p) => fs.existsSync(p))) return undefined;
-  const [unet, vae, clip, aesthetic] = await Promise.all([mod.openTinyWeights('unet'), mod.openTinyWeights('vae'), mod.openTinyWeights('clip'), mod.openTinyWeights('aesthetic')]);
-  const parts = [
-    { prefix: base.unet.checkpointPrefix, source: unet as WeightSource },
-    { prefix: base.vae.checkpointPrefix, source: vae as WeightSource },
-    { prefix: base.text.checkpointPrefix, source: clip as WeightSource },
-    // The tiny_aesthetic head's keys are its parameter names (tiny_aesthetic.*): no prefix, last.
-    { prefix: '', source: aesthetic as WeightSource },
-  ];
-  const weights: WeightSource = {
-    description: 'the tiny world weights (stdlib/weights/tiny)',
-    get(key: string): CheckpointTensor | undefined {
-      for (const { prefix, source } of parts) if (key.startsWith(prefix)) return source.get(key.slice(prefix.length));
-      return undefined;
-    },
-    *keys() {
-      for (const { prefix, source } of parts) for (const k of source.keys()) yield `${prefix}${k}`;
-    },
-  };
+  const world = await openTinyWorld(base);
+  if (!world) return undefined;
   const fileHash = (p: string) => sha(fs.readFileSync(p));
   return {
-    weights,
-    build: { ...base, vae: { ...base.vae, scaleFactor: mod.TINY_VAE_SCALE_FACTOR } },
-    vaeIdentity: `tiny_vae:${fileHash(paths.vae)}:${mod.TINY_VAE_SCALE_FACTOR}`,
-    identity: Object.values(paths).map(fileHash).join(','),
+    weights: world.weights,
+    build: world.build,
+    vaeIdentity: `tiny_vae:${fileHash(world.paths.vae)}:${world.vaeScale}`,
+    identity: Object.values(world.paths).map(fileHash).join(','),
   };
-}
-
-/** A --tiny smoke run of a full-size model: tiny networks of its family, a small plan. */
-function shrink(plan: Plan, base: ModelBuild, notes: string[]): { plan: Plan; build: ModelBuild } {
-  const build: ModelBuild = {
-    ...base,
-    name: `${base.name} (tiny)`,
-    unet: { ...tinyVcConfig, name: `${base.unet.name}-tiny`, fpsCond: base.unet.fpsCond, useLinear: base.unet.useLinear, temporalConv: base.unet.temporalConv, temporalAttention: base.unet.temporalAttention },
-    vae: tinyVaeConfig,
-    text: tinyClipConfig,
-  };
-  const p = structuredClone(plan) as Plan;
-  const [C] = plan.derived.latent_shape;
-  const frames = Math.min(plan.model.frames, 8);
-  notes.push(`${plan.model.name}: random-initialised tiny networks of its family (UNet ${tinyVcConfig.modelChannels} channels, tiny VAE, tiny CLIP)`);
-  notes.push(`size ${plan.model.size.height}x${plan.model.size.width} -> 32x32, frames ${plan.model.frames} -> ${frames}`);
-  p.model = { ...p.model, size: { height: 32, width: 32 }, frames };
-  p.derived = { ...p.derived, latent_shape: [C, frames, 8, 8] };
-  if (p.train.batch > 1 || p.train.accumulate > 2) {
-    notes.push(`batch ${p.train.batch} x accumulate ${p.train.accumulate} -> 1 x ${Math.min(p.train.accumulate, 2)}`);
-    p.train = { ...p.train, batch: 1, accumulate: Math.min(p.train.accumulate, 2) };
-  }
-  if (p.train.validate && p.train.validate.prompts > 2) p.train = { ...p.train, validate: { ...p.train.validate, prompts: 2 } };
-  const objective = p.objective as ConsistencyObjective;
-  const terms: RewardTerm[] = [];
-  for (const term of objective.reward) {
-    const name = STAND_INS[term.reward] ?? term.reward;
-    if (name !== term.reward) notes.push(`reward ${term.reward} -> ${name} (random-initialised stand-in of the same kind)`);
-    const same = terms.find((t) => t.reward === name);
-    if (same) same.weight += term.weight;
-    else terms.push({ reward: name, weight: term.weight, params: name === term.reward ? term.params : {} });
-  }
-  const decode = objective.decode.mode === 'random' ? { ...objective.decode, k: Math.min(objective.decode.k, frames) } : objective.decode;
-  p.objective = { ...objective, reward: terms, decode };
-  if (p.data?.name === 'video_folder' && !fs.existsSync(path.resolve(p.dir, p.data.path))) {
-    notes.push(`data video_folder "${p.data.path}" is not there: tiny_shapes videos instead (smoke run)`);
-    p.data = { name: 'tiny_shapes', count: 16, seed: p.train.seed % 2 ** 31 };
-  }
-  p.derived = { ...p.derived, effective_batch: p.train.batch * p.train.accumulate };
-  return { plan: p, build };
 }
 
 /** Lowers a consistency pipeline and adds decode_all. Throws VplError (VPL7130/7132) with the fix. */
@@ -160,7 +93,7 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   let weightsDescription: string;
   let identity: string;
   let vaeIdentity: string;
-  if (input.model.name === 'tiny_vc') {
+  if (!needsTinyStandIn(input)) {
     const world = options.tiny ? undefined : await tinyWorldWeights(base);
     if (world) {
       ({ weights, build, vaeIdentity, identity } = world);
@@ -174,7 +107,9 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
       vaeIdentity = `random:${input.train.seed}:${JSON.stringify(base.vae)}`;
     }
   } else if (options.tiny) {
-    ({ plan, build } = shrink(input, base, notes));
+    const shrunk = tinyStandIn(input, base);
+    ({ plan, build } = shrunk);
+    notes.push(...shrunk.notes);
     mode = 'tiny-random';
     weightsDescription = 'random init, tiny networks (--tiny smoke run)';
     identity = 'tiny-random';

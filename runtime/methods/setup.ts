@@ -15,7 +15,9 @@
 // projections), at 32x32 with at most 4 frames, 2 sampler steps, 1 video per step and 1
 // validation prompt, and stands in the tiny
 // learned rewards for rewards whose networks are not built (hps, pickscore -> tiny_text_align,
-// aesthetic -> tiny_aesthetic, ...). Every change is listed in `notes` and printed.
+// aesthetic -> tiny_aesthetic, ...). Every change is listed in `notes` and printed. The shrink
+// and the tiny world's weight files are shared with consistency-setup.ts and `vplc compile`/
+// `explain --graph`/`diff --graph` (tiny-stand-in.ts).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,15 +26,14 @@ import { Graph } from '../../compiler/ir/graph.ts';
 import { eliminateDeadCode } from '../../compiler/passes/dce.ts';
 import { LoweringError, lower, type LoweredProgram } from '../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../compiler/plan.ts';
-import { tinyClipConfig } from '../../stdlib/models/clip/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
 import { type ModelBuild, ModelNotBuiltError, modelBuild } from '../../stdlib/models/registry.ts';
-import { tinyVcConfig } from '../../stdlib/models/unet3d/index.ts';
-import { buildVaeDecoder, tinyVaeConfig } from '../../stdlib/models/vae/index.ts';
-import type { CheckpointTensor, NN, WeightSource } from '../../stdlib/nn/parameters.ts';
+import { buildVaeDecoder } from '../../stdlib/models/vae/index.ts';
+import type { NN, WeightSource } from '../../stdlib/nn/parameters.ts';
 import { rewardMix } from '../../stdlib/rewards/mix.ts';
 import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
 import { VplError } from '../errors.ts';
+import { needsTinyStandIn, openTinyWorld, tinyStandIn } from './tiny-stand-in.ts';
 
 /** How the run gets its networks. */
 export type WeightsMode = 'tiny-random' | 'tiny-world' | 'checkpoint';
@@ -85,94 +86,6 @@ export function defaultWeightsPath(model: string, env: Readonly<Record<string, s
   return path.join(root, model, 'model.ckpt');
 }
 
-/** The committed tiny-world weight files (undefined while they are not there). */
-async function tinyWorld(): Promise<{ paths: Record<string, string>; open: (m: 'vae' | 'clip' | 'unet' | 'aesthetic') => Promise<WeightSource>; vaeScale: number } | undefined> {
-  let mod: typeof import('../../stdlib/models/tiny/weights.ts');
-  try {
-    mod = await import('../../stdlib/models/tiny/weights.ts');
-  } catch {
-    return undefined;
-  }
-  const paths = mod.TINY_WEIGHTS as Record<string, string>;
-  if (!Object.values(paths).every((p) => fs.existsSync(p))) return undefined;
-  return { paths, open: (m) => mod.openTinyWeights(m), vaeScale: mod.TINY_VAE_SCALE_FACTOR };
-}
-
-/** One WeightSource over the three tiny files, keyed as the lowering's checkpointKey asks. */
-function prefixedSource(description: string, parts: { prefix: string; source: WeightSource }[]): WeightSource {
-  return {
-    description,
-    get(key: string): CheckpointTensor | undefined {
-      for (const { prefix, source } of parts) if (key.startsWith(prefix)) return source.get(key.slice(prefix.length));
-      return undefined;
-    },
-    *keys() {
-      for (const { prefix, source } of parts) for (const k of source.keys()) yield `${prefix}${k}`;
-    },
-  };
-}
-
-/** Rewards without a built network -> the tiny stand-in of the same kind (smoke runs only). */
-const STAND_INS: Record<string, string> = {
-  hps: 'tiny_text_align',
-  pickscore: 'tiny_text_align',
-  viclip: 'tiny_text_align',
-  actpred: 'tiny_text_align',
-  aesthetic: 'tiny_aesthetic',
-  compression: 'tiny_aesthetic',
-  object_detection: 'tiny_aesthetic',
-};
-
-function standInRewards(terms: RewardTerm[], notes: string[]): RewardTerm[] {
-  const out: RewardTerm[] = [];
-  for (const term of terms) {
-    const name = STAND_INS[term.reward] ?? term.reward;
-    if (name !== term.reward) notes.push(`reward ${term.reward} -> ${name} (random-initialised stand-in of the same kind)`);
-    const same = out.find((t) => t.reward === name);
-    if (same) same.weight += term.weight;
-    else out.push({ reward: name, weight: term.weight, params: name === term.reward ? term.params : {} });
-  }
-  return out;
-}
-
-/** A --tiny smoke run of a full-size model: small networks of its family, a small plan. */
-function tinyStandIn(plan: Plan, base: ModelBuild): { plan: Plan; build: ModelBuild; notes: string[] } {
-  const notes: string[] = [];
-  const build: ModelBuild = {
-    ...base,
-    name: `${base.name} (tiny)`,
-    unet: { ...tinyVcConfig, name: `${base.unet.name}-tiny`, fpsCond: base.unet.fpsCond, useLinear: base.unet.useLinear, temporalConv: base.unet.temporalConv, temporalAttention: base.unet.temporalAttention },
-    vae: tinyVaeConfig,
-    text: tinyClipConfig,
-  };
-  const p = structuredClone(plan) as Plan;
-  const [C] = plan.derived.latent_shape;
-  let frames = Math.min(plan.model.frames, 4);
-  if (p.objective.name === 'reward' && p.objective.decode.mode === 'frame' && p.objective.decode.i >= frames) frames = p.objective.decode.i + 1;
-  const size = 32;
-  const stride = 4;
-  notes.push(`${plan.model.name}: random-initialised tiny networks of its family (UNet ${tinyVcConfig.modelChannels} channels, tiny VAE, tiny CLIP)`);
-  notes.push(`size ${plan.model.size.height}x${plan.model.size.width} -> ${size}x${size}, frames ${plan.model.frames} -> ${frames}`);
-  p.model = { ...p.model, size: { height: size, width: size }, frames };
-  p.derived = { ...p.derived, latent_shape: [C, frames, size / stride, size / stride] };
-  if (p.sampler.steps > 2) {
-    notes.push(`sampler steps ${p.sampler.steps} -> 2`);
-    p.sampler = { ...p.sampler, steps: 2 } as Plan['sampler'];
-  }
-  if (p.train.batch > 1 || p.train.accumulate > 1) {
-    notes.push(`batch ${p.train.batch} x accumulate ${p.train.accumulate} -> 1 x 1`);
-    p.train = { ...p.train, batch: 1, accumulate: 1 };
-  }
-  if (p.train.remat) {
-    notes.push('remat off (the small networks fit in memory)');
-    p.train = { ...p.train, remat: false };
-  }
-  if (p.train.validate && p.train.validate.prompts > 1) p.train = { ...p.train, validate: { ...p.train.validate, prompts: 1 } };
-  if (p.objective.name === 'reward') p.objective = { ...p.objective, reward: standInRewards(p.objective.reward, notes) };
-  p.derived = { ...p.derived, effective_batch: p.train.batch * p.train.accumulate };
-  return { plan: p, build, notes };
-}
-
 function hashOf(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
 }
@@ -210,18 +123,10 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   let weights: WeightSource | undefined;
   let weightsDescription: string;
   let identity: string;
-  if (input.model.name === 'tiny_vc') {
-    const world = options.tiny ? undefined : await tinyWorld();
+  if (!needsTinyStandIn(input)) {
+    const world = options.tiny ? undefined : await openTinyWorld(base);
     if (world) {
-      const [unet, vae, clip, aesthetic] = await Promise.all([world.open('unet'), world.open('vae'), world.open('clip'), world.open('aesthetic')]);
-      weights = prefixedSource('the tiny world weights (stdlib/weights/tiny)', [
-        { prefix: base.unet.checkpointPrefix, source: unet },
-        { prefix: base.vae.checkpointPrefix, source: vae },
-        { prefix: base.text.checkpointPrefix, source: clip },
-        // The tiny_aesthetic head's keys are its parameter names (tiny_aesthetic.*): no prefix, last.
-        { prefix: '', source: aesthetic },
-      ]);
-      build = { ...base, vae: { ...base.vae, scaleFactor: world.vaeScale } };
+      ({ weights, build } = world);
       mode = 'tiny-world';
       weightsDescription = 'trained tiny-world weights (stdlib/weights/tiny)';
       identity = Object.values(world.paths).map(fileIdentity).join(',');

@@ -60,3 +60,49 @@ describe('vplc explain --graph', () => {
     expect(train.peakActivationBytes).toBeGreaterThan(sample.peakActivationBytes);
   }, 180_000);
 });
+
+describe('--tiny on a full-size model: the same shrink as `vplc run --tiny`', () => {
+  // Before, these lowered the full-size networks (>1B parameters, random-initialised in JS)
+  // for minutes; the timeouts below catch that coming back.
+  it('explain --graph --tiny on VideoCrafter2 compiles small networks and prints the notes', () => {
+    const result = vplc(['explain', 'pipelines/aesthetic.vpl', '--graph', '--tiny'], { timeoutMs: 60_000 });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('note: videocrafter2: random-initialised tiny networks of its family (UNet 32 channels, tiny VAE, tiny CLIP)\n');
+    expect(result.stderr).toContain('note: size 320x512 -> 32x32, frames 12 -> 4\n');
+    expect(result.stderr).toContain('note: reward aesthetic -> tiny_aesthetic (random-initialised stand-in of the same kind)\n');
+    // the resolved pipeline is shown as written; the graph figures are the small build's
+    expect(result.stdout).toMatch(/latent shape +\[4, 12, 40, 64\]/);
+    const parameters = /graph figures \(--tiny[^\n]*\n +parameters ([\d.]+)([kM]?),/.exec(result.stdout);
+    expect(parameters).not.toBeNull();
+    expect(parameters![2] === 'k' || (parameters![2] === 'M' && Number(parameters![1]) < 20)).toBe(true);
+  }, 60_000);
+
+  it('explain --graph --tiny --json puts the notes of a consistency pipeline in graphs.notes', () => {
+    const result = vplc(['explain', 'pipelines/t2v_turbo_vc2.vpl', '--graph', '--tiny', '--json'], { timeoutMs: 60_000 });
+    expect(result.status).toBe(0);
+    const json = JSON.parse(result.stdout) as { graphs: { notes: string[]; parameters: { total: number }; graphs: { graph: string }[] } };
+    expect(json.graphs.notes).toContain('size 320x512 -> 32x32, frames 16 -> 8');
+    expect(json.graphs.notes).toContain('reward hps -> tiny_text_align (random-initialised stand-in of the same kind)');
+    expect(json.graphs.parameters.total).toBeLessThan(20e6);
+    expect(json.graphs.graphs.map((g) => g.graph)).toContain('consistency_step');
+  }, 60_000);
+
+  it('compile --tiny on ModelScope writes the small graphs, at the shrunk latent shape', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vplc-compile-ms-'));
+    const result = vplc(['compile', 'pipelines/modelscope_aesthetic.vpl', '--tiny', '--out', dir], { timeoutMs: 60_000 });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('note: modelscope: random-initialised tiny networks of its family (UNet 32 channels, tiny VAE, tiny CLIP)\n');
+    expect(result.stderr).toContain('note: size 384x384 -> 32x32, frames 16 -> 4\n');
+    expect(result.stderr).toContain('note: sampler steps 25 -> 2\n');
+    const program = JSON.parse(readFileSync(join(dir, 'program.json'), 'utf8')) as { graphs: Record<string, { inputs: { name: string; shape: number[] }[] }> };
+    const latents = program.graphs.sample_step!.inputs.find((i) => i.name === 'latents')!;
+    expect(latents.shape).toEqual([1, 4, 4, 8, 8]); // batch 1, 4 channels, 4 frames, 32x32 / 4
+  }, 60_000);
+
+  it('leaves tiny_vc pipelines as they are: no notes', () => {
+    const result = vplc(['explain', 'pipelines/demo.vpl', '--graph', '--tiny', '--json'], { timeoutMs: 60_000 });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('');
+    expect((JSON.parse(result.stdout) as { graphs: object }).graphs).not.toHaveProperty('notes');
+  }, 60_000);
+});

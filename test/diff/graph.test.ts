@@ -31,4 +31,21 @@ describe('vplc diff --graph --tiny', () => {
     const text = (f: Figures) => f.graphs.find((g) => g.graph === 'text_encode')!;
     expect(text(next).flops).toBe(text(old).flops); // untouched graph, same cost
   }, 180_000);
+
+  it('compiles full-size models small, as `vplc run --tiny` shrinks them, and prints the notes once per side', async () => {
+    const [out, err] = [new PassThrough(), new PassThrough()];
+    const code = await main(['diff', 'pipelines/aesthetic.vpl', 'pipelines/pickscore.vpl', '--graph', '--tiny'], { out, err, cwd: repoRoot, env: {} });
+    expect(code).toBe(2);
+    const notes = String(err.read()).trim().split('\n');
+    expect(notes).toEqual([
+      'note: videocrafter2: random-initialised tiny networks of its family (UNet 32 channels, tiny VAE, tiny CLIP)',
+      'note: size 320x512 -> 32x32, frames 12 -> 4',
+      'note: sampler steps 25 -> 2',
+      'note: batch 1 x accumulate 8 -> 1 x 1',
+      'note: remat off (the small networks fit in memory)',
+      'note: old: reward aesthetic -> tiny_aesthetic (random-initialised stand-in of the same kind)',
+      'note: new: reward pickscore -> tiny_text_align (random-initialised stand-in of the same kind)',
+    ]);
+    expect(String(out.read())).toMatch(/compiled graphs \(--tiny[^\n]*\n +trainable parameters +\d+(\.\d+)?k -> /);
+  }, 60_000);
 });
