@@ -25,13 +25,13 @@ import type { Plan } from '../../compiler/plan.ts';
 import { validationVideoName } from '../media/video.ts';
 import type { ProgressStream } from '../progress/progress.ts';
 import { Rng, type RngStream } from '../random.ts';
-import { writeReport } from '../report/report.ts';
 import type { Device } from '../session.ts';
 import { loadProgram, type ProgramSessions } from '../session.ts';
 import { type TensorState, type TrainResult, toWrite, train } from '../train/index.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { peftConfigJson, writePeftAdapter } from '../weights/lora-peft.ts';
 import { type LatentDataset, loadLatentData } from './consistency-data.ts';
+import { shown, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
 import { ConsistencyEngine } from './consistency-engine.ts';
 import type { ConsistencySetup } from './consistency-setup.ts';
 import { locateLora, readLoraState } from './sample.ts';
@@ -139,7 +139,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
     const guidanceW = samplingGuidance(plan);
     const latentSize = engine.latentSize;
     const g = objective.guidance;
-    let warnedUnknown = false;
+    const warnUnknown = unknownWordsWarning(engine.unknown, say);
 
     /** One train_step call: a batch, n and w per video, eps, decode frames from the named streams. */
     const runStep = async (stream: (name: string) => RngStream, state: Readonly<TensorState>, lr: number, apply: boolean, microIndex: number) => {
@@ -231,19 +231,16 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
           { label: 'data', value: `${plan.data?.name}: ${data.items.length} videos (${data.hits} cached latents, ${data.encoded} encoded, ${data.skipped.length} skipped)` },
           { label: 'teacher', value: `DDIM ${solver.steps} steps (skip ${solver.skip}), CFG w ~ ${g.mode === 'constant' ? g.value : `U[${g.min}, ${g.max}]`}` },
           { label: 'student', value: `LoRA rank ${plan.lora.rank}${objective.guidance_embedding ? ' + guidance embedding W_proj' : ''}; sampled in ${lowered.consistencySampler.length} steps` },
+          { label: 'target', value: objective.ema > 0 ? `EMA of the student's weights (rate ${objective.ema}), no gradient` : 'the student itself, no gradient' },
           { label: 'loss', value: `${objective.distance.mode === 'huber' ? `huber(${objective.distance.c})` : 'l2'}${terms.length > 0 ? ` + ${terms.map((t) => `${t.weight} * ${t.reward}`).join(' + ')}` : ''}` },
           { label: 'device', value: sessions.device },
         ],
       },
 
       async microStep({ step, micro, state, rng }) {
-        const warm = opt.warmup > 0 ? Math.min(1, (step + 1) / opt.warmup) : 1;
-        const lr = opt.lr * warm;
+        const lr = warmedUpLr(opt, step);
         const { out, w } = await runStep((name) => rng.stream(name), state, lr, micro === accumulate - 1, step * accumulate + micro);
-        if (!warnedUnknown && engine.unknown.size > 0) {
-          warnedUnknown = true;
-          say(`warning: the tiny tokenizer does not know ${[...engine.unknown].slice(0, 8).map((x) => `'${x}'`).join(', ')}: those words read as [UNK]`);
-        }
+        warnUnknown();
         const scalar = (name: string) => (out[name] as Float32Array)[0]!;
         const rewards: Record<string, number> = {};
         const values: Record<string, number> = { lr, grad_norm: scalar('grad_norm'), 'loss.cd': scalar('loss.cd'), w: w.reduce((a, b) => a + b, 0) / B };
@@ -260,21 +257,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
       },
 
       async validate({ state, rng, videoDir }) {
-        const sums: Record<string, number> = {};
-        for (let start = 0; start < valCaptions.length; start += B) {
-          const chunk = valCaptions.slice(start, start + B);
-          const prompts = Array.from({ length: B }, (_, i) => chunk[i] ?? chunk[0]!);
-          const decoded = await engine.generate(prompts, state, rng, guidanceW);
-          const names = chunk.map((p, i) => path.join(videoDir, path.basename(validationVideoName(0, start + i, p))));
-          fs.mkdirSync(videoDir, { recursive: true });
-          await writeBatchVideos(plan, decoded.frames, B, names, say);
-          for (const [name, v] of Object.entries(decoded.rewards)) sums[name] = (sums[name] ?? 0) + v * chunk.length;
-        }
-        const means = Object.fromEntries(Object.entries(sums).map(([n, v]) => [n, v / valCaptions.length]));
-        const values: Record<string, number> = {};
-        for (const [name, v] of Object.entries(means)) values[`reward.${name}`] = v;
-        if (terms.length > 0) values.reward = totalReward(terms, means);
-        return values;
+        return validationRewards({ plan, terms, prompts: valCaptions, batch: B, videoDir, say, generate: (batch) => engine.generate(batch, state, rng, guidanceW) });
       },
     });
 
@@ -290,10 +273,9 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
     await writePeftAdapter(loraDir, loraAdapter(plan, lowered, result.state, plan.model.name));
     const wProj = result.state[GUIDANCE_PROJECTION];
     if (wProj) await writeSafetensors(path.join(loraDir, GUIDANCE_FILE), [toWrite(GUIDANCE_PROJECTION, wProj)]);
-    const report = writeReport(runDir);
-    for (const w of report.warnings) say(`warning: ${w}`);
-    say(`wrote ${path.relative(process.cwd(), loraDir) || loraDir}/ (LoRA in PEFT layout, W_proj in ${GUIDANCE_FILE}) and ${path.relative(process.cwd(), report.path) || report.path}`);
-    return { ...result, loraDir, reportPath: report.path, data: dataSummary, ...(probed ? { probe: probed } : {}) };
+    const reportPath = writeRunReport(runDir, say);
+    say(`wrote ${shown(loraDir)}/ (LoRA in PEFT layout, W_proj in ${GUIDANCE_FILE}) and ${shown(reportPath)}`);
+    return { ...result, loraDir, reportPath, data: dataSummary, ...(probed ? { probe: probed } : {}) };
   } finally {
     await sessions.release();
   }

@@ -29,14 +29,14 @@ import type { Plan, RewardTerm } from '../../compiler/plan.ts';
 import { decodeFrames } from '../../compiler/lower/index.ts';
 import { type PromptSet, promptFileSet, promptSet, PromptSetError } from '../../stdlib/prompts/index.ts';
 import { VplError } from '../errors.ts';
-import { type VideoFormat, validationVideoName, writeVideo } from '../media/video.ts';
+import { type VideoFormat, writeVideo } from '../media/video.ts';
 import type { ProgressStream } from '../progress/progress.ts';
 import { Rng } from '../random.ts';
-import { writeReport } from '../report/report.ts';
 import type { Device } from '../session.ts';
 import { loadProgram, type ProgramSessions } from '../session.ts';
 import { type TensorState, type TrainResult, train } from '../train/index.ts';
 import { type LoraAdapter, peftConfigJson, type LoraConfig, writePeftAdapter } from '../weights/lora-peft.ts';
+import { shown, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
 import { RewardEngine, splitVideos } from './engine.ts';
 import type { RewardSetup } from './setup.ts';
 
@@ -171,7 +171,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
     const needsNoise = trainStep.inputs.some((i) => i.name === 'noise');
     const totalSteps = options.steps ?? plan.train.steps;
     const valPrompts = plan.train.validate ? validationPrompts(prompts, plan.train.validate.prompts, plan.train.seed) : validationPrompts(prompts, Math.min(2, B * 2), plan.train.seed);
-    let warnedUnknown = false;
+    const warnUnknown = unknownWordsWarning(engine.unknown, say);
 
     const result = await train({
       runDir,
@@ -209,10 +209,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
       async microStep({ step, micro, state, rng }) {
         const drawn = Array.from({ length: B }, () => prompts.sample(rng.stream('prompts')));
         const cond = await engine.conditioning(drawn);
-        if (!warnedUnknown && engine.unknown.size > 0) {
-          warnedUnknown = true;
-          say(`warning: the tiny tokenizer does not know ${[...engine.unknown].slice(0, 8).map((w) => `'${w}'`).join(', ')}: those words read as [UNK]`);
-        }
+        warnUnknown();
         const noise = rng.stream('noise');
         const x0 = noise.fillNormal(new Float32Array(engine.latentSize));
         // the latents at the cutoff, and the x0 history there (dpm_solver), without gradient
@@ -220,8 +217,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
         // backprop = random: the cutoff c ~ U{0..steps-1}, gradient through steps c..steps-1
         const gradGate = lowered.gradGate ? cutoffGate(rng.stream('cutoff'), k) : undefined;
         const frameIndices = decode.fixed ? BigInt64Array.from(decode.fixed, BigInt) : randomFrames(rng.stream('decode'), T, decode.count);
-        const warm = opt.warmup > 0 ? Math.min(1, (step + 1) / opt.warmup) : 1;
-        const lr = opt.lr * warm;
+        const lr = warmedUpLr(opt, step);
         const out = await trainStep.run(
           engine.feedsFor(
             trainStep,
@@ -258,31 +254,16 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
       },
 
       async validate({ state, rng, videoDir }) {
-        const sums: Record<string, number> = {};
-        for (let start = 0; start < valPrompts.length; start += B) {
-          const chunk = valPrompts.slice(start, start + B);
-          const batch = Array.from({ length: B }, (_, i) => chunk[i] ?? chunk[0]!);
-          const decoded = await engine.generate(batch, state, rng);
-          const names = chunk.map((p, i) => path.join(videoDir, path.basename(validationVideoName(0, start + i, p))));
-          fs.mkdirSync(videoDir, { recursive: true });
-          await writeBatchVideos(plan, decoded.frames, B, names, say);
-          // the batch's mean counts once per real prompt in it
-          for (const [name, v] of Object.entries(decoded.rewards)) sums[name] = (sums[name] ?? 0) + v * chunk.length;
-        }
-        const values: Record<string, number> = {};
-        for (const [name, v] of Object.entries(sums)) values[`reward.${name}`] = v / valPrompts.length;
-        values.reward = totalReward(terms, Object.fromEntries(Object.entries(sums).map(([n, v]) => [n, v / valPrompts.length])));
-        return values;
+        return validationRewards({ plan, terms, prompts: valPrompts, batch: B, videoDir, say, generate: (batch) => engine.generate(batch, state, rng) });
       },
     });
 
     if (result.status !== 'completed') return result;
     const loraDir = path.join(runDir, 'lora');
     await writePeftAdapter(loraDir, loraAdapter(plan, lowered, result.state, plan.model.name));
-    const report = writeReport(runDir);
-    for (const w of report.warnings) say(`warning: ${w}`);
-    say(`wrote ${path.relative(process.cwd(), loraDir) || loraDir}/ (LoRA, PEFT layout) and ${path.relative(process.cwd(), report.path) || report.path}`);
-    return { ...result, loraDir, reportPath: report.path };
+    const reportPath = writeRunReport(runDir, say);
+    say(`wrote ${shown(loraDir)}/ (LoRA, PEFT layout) and ${shown(reportPath)}`);
+    return { ...result, loraDir, reportPath };
   } finally {
     await sessions.release();
   }

@@ -54,6 +54,7 @@ describe('consistency distillation (T2V-Turbo)', () => {
     expect(result.status).toBe('completed');
     expect(result.data).toMatchObject({ videos: 8, hits: 0, encoded: 8 });
     expect(log.text()).toMatch(/data tiny_shapes: 8 videos \(0 latents from the cache, 8 encoded; 0 skipped\)/);
+    expect(log.text()).toMatch(/target +EMA of the student's weights \(rate 0\.95\), no gradient/);
     const { before, after } = result.probe!;
     expect(after['loss.cd']).toBeLessThan(before['loss.cd'] * 0.97);
     expect(after.rewards.brightness!).toBeGreaterThan(before.rewards.brightness! + 0.0004);
