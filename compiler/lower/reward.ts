@@ -10,8 +10,9 @@
 //                 the chosen latent frames (a Gather on the frame axis, indices as an input),
 //                 the reward mix, the loss, the gradients (compiler/autodiff), global-norm
 //                 clipping, [gradient accumulation], AdamW; remat of UNet/VAE/CLIP segments when
-//                 plan.train.remat. With decode_og, k = 1 and the decoded latents are the
-//                 one-step x0 estimate instead of the final latents.
+//                 plan.train.remat. With decode_og, sampling stops at the backprop cutoff c
+//                 (steps - k for last(k), 0 for all): train_step holds the one step c (k = 1) and
+//                 decodes its x0 estimate instead of latents; sample_step runs steps 0..c-1.
 //                 backprop = random (VADER's `rand`): train_step holds ALL the sampler steps
 //                 (k = steps, no sample_step runs before it) and each step's guided UNet output
 //                 passes a gradient gate eps = g_i * eps + (1 - g_i) * stopGradient(eps), g_i =
@@ -156,6 +157,11 @@ export interface LoweredProgram {
   history?: string[];
   /** Steps with gradient (in train_step); with gradGate, the steps train_step holds (all). */
   backpropSteps: number;
+  /**
+   * Sampler steps run by sample_step before train_step (its entries are trainFrom..trainFrom +
+   * backpropSteps - 1): steps - backpropSteps, except with decode_og (the cutoff).
+   */
+  trainFrom?: number;
   /** backprop = random: train_step has the `grad_gate` input (see the top comment). */
   gradGate?: boolean;
   /** Latent frames decoded per video. */
@@ -208,12 +214,24 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   const steps = sampler.steps;
   let k: number;
   let gated = false;
-  if (objective.decode_og) k = 1;
-  else if (objective.backprop.mode === 'last') k = Math.min(objective.backprop.k, steps);
-  else if (objective.backprop.mode === 'all') k = steps;
-  else {
-    k = steps;
-    gated = true;
+  /** Sampler steps that run (in sample_step, no gradient) before train_step's first. */
+  let trainFrom: number;
+  if (objective.decode_og) {
+    // sampling stops at the cutoff c and the reward scores the x0 estimate of step c: one UNet
+    // call with gradient (c = steps - k for last(k), 0 for all)
+    if (objective.backprop.mode === 'random') {
+      throw new LoweringError('decode_og with backprop = random is not lowered yet (the cutoff would vary per video): use backprop = last(k) or all with decode_og');
+    }
+    k = 1;
+    trainFrom = objective.backprop.mode === 'last' ? steps - Math.min(objective.backprop.k, steps) : 0;
+  } else {
+    if (objective.backprop.mode === 'last') k = Math.min(objective.backprop.k, steps);
+    else if (objective.backprop.mode === 'all') k = steps;
+    else {
+      k = steps;
+      gated = true;
+    }
+    trainFrom = steps - k;
   }
 
   const params = new ParameterStore({
@@ -317,8 +335,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     let x = b.input('latents', latentShape);
     // dpm_solver: train step i (sampler step cutoff + i) reads its lag-h estimate (h < order) from
     // the history input x0_hist{h - i} when it comes from before the cutoff, else from step i - h
-    const cutoff = steps - k;
-    const tail = dpm?.slice(cutoff) ?? [];
+    const cutoff = trainFrom;
+    const tail = dpm?.slice(cutoff, cutoff + k) ?? [];
     const histInputs: (Value | undefined)[] = HISTORY.map((name, j) =>
       tail.some((s, i) => s.order - 1 >= i + j + 1) ? b.input(name, latentShape) : undefined,
     );
@@ -417,14 +435,14 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   const trainScalarSpecs = scalars.filter((c) => has(train, c.stacked));
   const valueOf = (s: SamplerStep, field: string) => (s as unknown as Record<string, number>)[field]!;
   const samplerSteps: SamplerStep[] = schedule.map((s) => ({ ...s, feeds: Object.fromEntries(sampleScalars.map((c) => [c.name, valueOf(s, c.field)])) }));
-  const tailSteps = schedule.slice(steps - k);
+  const tailSteps = schedule.slice(trainFrom, trainFrom + k);
   const trainScalars = Object.fromEntries(trainScalarSpecs.map((c) => [c.stacked, tailSteps.map((s) => valueOf(s, c.field))]));
   const trainHistory = train.inputs.filter((v) => HISTORY.includes(v.name)).map((v) => v.name);
 
   const program: Program = {
     name: plan.name,
     graphs: { text_encode: text, sample_step: sample, train_step: train },
-    schedule: rewardSchedule(plan, { steps, k, trainable, useCfg, needsText, gated, sampleScalars, trainScalars: trainScalarSpecs, history: historyNames, trainHistory }),
+    schedule: rewardSchedule(plan, { steps, k, from: trainFrom, trainable, useCfg, needsText, gated, sampleScalars, trainScalars: trainScalarSpecs, history: historyNames, trainHistory }),
     weights: weightManifest(params),
   };
   return {
@@ -436,6 +454,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     trainScalars,
     ...(historyNames.length > 0 ? { history: [...historyNames] } : {}),
     backpropSteps: k,
+    trainFrom,
     ...(gated ? { gradGate: true } : {}),
     decodedFrames: decode.count,
     interfaces,
@@ -533,6 +552,8 @@ function docOf(name: string, sampler: 'ddim' | 'dpm_solver'): string {
 interface ScheduleShape {
   steps: number;
   k: number;
+  /** sample_step runs steps 0..from-1, train_step from..from+k-1. */
+  from: number;
   trainable: ParameterInfo[];
   useCfg: boolean;
   needsText: boolean;
@@ -546,20 +567,21 @@ interface ScheduleShape {
 }
 
 function rewardSchedule(plan: Plan, shape: ScheduleShape): ScheduleEntry[] {
-  const { steps, k, trainable, useCfg, needsText, gated } = shape;
+  const { steps, k, from, trainable, useCfg, needsText, gated } = shape;
+  const last = from + k - 1;
   const state = Object.fromEntries(trainable.map((p) => [p.name, `state:${p.name}`]));
   const name = plan.sampler.name;
   const noisy = plan.sampler.name === 'ddim' && plan.sampler.eta !== 0;
-  const tail = `${steps - k}..${steps - 1}`;
+  const tail = `${from}..${last}`;
   const entries: ScheduleEntry[] = [
     { graph: 'text_encode', when: 'every micro-step: the batch prompts', feeds: { tokens: 'data:prompt_tokens' } },
   ];
   if (useCfg) entries.push({ graph: 'text_encode', when: 'once: the empty prompt -> uncond_context', feeds: { tokens: 'data:empty_prompt_tokens' } });
-  if (steps - k > 0) {
+  if (from > 0) {
     entries.push({
       graph: 'sample_step',
-      when: `every micro-step: sampler steps 0..${steps - k - 1} (no gradient)`,
-      repeat: steps - k,
+      when: `every micro-step: sampler steps 0..${from - 1} (no gradient)`,
+      repeat: from,
       feeds: {
         latents: 'random:normal at step 0, then output:sample_step/latents_out',
         ...Object.fromEntries(shape.history.map((h, j) => [h, `zeros until step ${j + 1}, then output:sample_step/x0 of step i - ${j + 1}`])),
@@ -574,11 +596,13 @@ function rewardSchedule(plan: Plan, shape: ScheduleShape): ScheduleEntry[] {
   entries.push({
     graph: 'train_step',
     when: gated
-      ? `every micro-step: sampler steps 0..${steps - 1}, gradient from a random cutoff (grad_gate), decode, reward, update`
-      : `every micro-step: sampler steps ${steps - k}..${steps - 1} with gradient, decode, reward, update`,
+      ? `every micro-step: sampler steps 0..${last}, gradient from a random cutoff (grad_gate), decode, reward, update`
+      : plan.objective.name === 'reward' && plan.objective.decode_og
+        ? `every micro-step: sampler step ${from} with gradient, its x0 estimate decoded (decode_og), reward, update`
+        : `every micro-step: sampler steps ${from}..${last} with gradient, decode, reward, update`,
     feeds: {
-      latents: steps - k > 0 ? 'output:sample_step/latents_out' : 'random:normal',
-      ...Object.fromEntries(shape.trainHistory.map((h) => [h, `output:sample_step/x0 of step ${steps - k - Number(h.slice(-1))} (no gradient)`])),
+      latents: from > 0 ? 'output:sample_step/latents_out' : 'random:normal',
+      ...Object.fromEntries(shape.trainHistory.map((h) => [h, `output:sample_step/x0 of step ${from - Number(h.slice(-1))} (no gradient)`])),
       ...Object.fromEntries(shape.trainScalars.map((c) => [c.stacked, `sampler:${name}[${tail}].${c.field}`])),
       ...(noisy ? { noise: 'random:normal' } : {}),
       context: 'output:text_encode/context',

@@ -200,7 +200,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
           { label: 'model', value: `${plan.model.name} ${plan.model.frames} frames ${plan.model.size.height}x${plan.model.size.width}` },
           { label: 'weights', value: setup.weightsDescription },
           { label: 'reward', value: terms.map((t) => `${t.weight} * ${t.reward}`).join(' + ') },
-          { label: 'sampler', value: `${plan.sampler.name}, ${steps} steps, ${lowered.gradGate ? 'gradient from a random cutoff per video (backprop = random)' : `gradient through the last ${k}`}` },
+          { label: 'sampler', value: `${plan.sampler.name}, ${steps} steps, ${lowered.gradGate ? 'gradient from a random cutoff per video (backprop = random)' : plan.objective.name === 'reward' && plan.objective.decode_og ? `stops at step ${lowered.trainFrom}, its x0 estimate decoded with gradient (decode_og)` : `gradient through the last ${k}`}` },
           { label: 'decoded frames', value: `${decode.count} of ${T} per video (${decodeLabel(plan)})` },
           { label: 'device', value: sessions.device },
         ],
@@ -213,7 +213,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
         const noise = rng.stream('noise');
         const x0 = noise.fillNormal(new Float32Array(engine.latentSize));
         // the latents at the cutoff, and the x0 history there (dpm_solver), without gradient
-        const sampled = await engine.sampleSteps(x0, 0, steps - k, cond, state, noise);
+        const sampled = await engine.sampleSteps(x0, 0, lowered.trainFrom ?? steps - k, cond, state, noise);
         // backprop = random: the cutoff c ~ U{0..steps-1}, gradient through steps c..steps-1
         const gradGate = lowered.gradGate ? cutoffGate(rng.stream('cutoff'), k) : undefined;
         const frameIndices = decode.fixed ? BigInt64Array.from(decode.fixed, BigInt) : randomFrames(rng.stream('decode'), T, decode.count);

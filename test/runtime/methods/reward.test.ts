@@ -94,6 +94,25 @@ describe('every backprop and decode mode trains one step', () => {
   }
 });
 
+describe('decode_og (VADER on ModelScope): sampling stops at the cutoff, its x0 estimate is decoded', () => {
+  it('last(2) of 3 steps: one sample_step, then train_step on step 1 (its numbers), one step trained', async () => {
+    const { result, setup, log } = await oneStep('decode-og', pipeline('demo'), [...SMALL.filter((o) => !o.startsWith('sampler.steps')), 'sampler.steps=3', 'train.remat=off', 'objective.backprop=last(2)', 'objective.decode_og=true', 'objective.decode=all']);
+    expect(result.status).toBe('completed');
+    expect(setup.lowered.backpropSteps).toBe(1);
+    expect(setup.lowered.trainFrom).toBe(1);
+    expect(setup.lowered.trainScalars!.timesteps).toEqual([setup.lowered.sampler[1]!.t]);
+    expect(log).toMatch(/stops at step 1, its x0 estimate decoded with gradient \(decode_og\)/);
+    expect(log).toMatch(/train 1\/1/);
+  }, 120_000);
+
+  it('with backprop = random it is refused with the fix', async () => {
+    const outcome = await setupReward(planOf(pipeline('demo'), [...SMALL, 'objective.backprop=random', 'objective.decode_og=true']), { tiny: true }).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(VplError);
+    expect((outcome as VplError).message).toMatch(/decode_og with backprop = random is not lowered yet/);
+    expect((outcome as VplError).help).toMatch(/backprop = last\(1\)|backprop = all/);
+  });
+});
+
 describe('a dpm_solver pipeline (DPM-Solver++ of order 3 over 5 steps, orders 1 2 3 2 1)', () => {
   const file = path.join(repoRoot, 'test', 'compiler', 'lower', 'fixtures', 'dpm_demo.vpl');
   const DPM = ['model.frames=2', 'train.batch=1', 'objective.reward=1.0 * brightness', 'objective.decode=all', 'train.remat=off'];
