@@ -16,6 +16,7 @@
 // (VADER) backpropagates through the sampler and the decoder, so it keeps at most 4 frames,
 // 2 sampler steps and 1 video per step; the consistency objective (T2V-Turbo) keeps 8 frames
 // and 2 accumulated videos, and needs training videos.
+import { decodeCount } from '../../compiler/check/build.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Plan, RewardTerm } from '../../compiler/plan.ts';
@@ -157,7 +158,9 @@ export function tinyStandIn(plan: Plan, base: ModelBuild): TinyStandIn {
   if (p.train.validate && p.train.validate.prompts > rule.validationPrompts) p.train = { ...p.train, validate: { ...p.train.validate, prompts: rule.validationPrompts } };
   if (p.objective.name === 'reward' || p.objective.name === 'consistency') p.objective = { ...p.objective, reward: standInRewards(p.objective.reward, notes) };
   rule.finish?.(p, frames, notes);
-  p.derived = { ...p.derived, effective_batch: p.train.batch * p.train.accumulate };
+  // the figures the checker derived, for the small plan (plan.json of a smoke run shows them)
+  const decoded = 'decode' in p.objective && p.derived.decoded_frames > 0 ? decodeCount(p.objective.decode, frames) : p.derived.decoded_frames;
+  p.derived = { ...p.derived, effective_batch: p.train.batch * p.train.accumulate, decoded_frames: decoded };
   return { plan: p, build, notes };
 }
 

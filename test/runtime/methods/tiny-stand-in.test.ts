@@ -30,6 +30,9 @@ describe('tinyStandIn', () => {
     ]);
     expect(p.derived.latent_shape).toEqual([4, 4, 8, 8]);
     expect(p.derived.effective_batch).toBe(1);
+    expect(p.derived.decoded_frames).toBe(1); // random(1)
+    // decoded frames follow the smaller clip: all of 12 -> all of 4
+    expect(tinyStandIn(planOf('aesthetic', ['objective.decode=all']), modelBuild('videocrafter2')).plan.derived.decoded_frames).toBe(4);
     expect(p.train.validate?.prompts).toBe(1);
     expect(p.train.remat).toBe(false);
     expect(plan.model.frames).toBe(12); // the input is left alone
