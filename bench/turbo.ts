@@ -62,6 +62,8 @@ interface Row {
   seconds: number[];
   /** Decoded frames of every prompt's batch (for the distance to the 50-step teacher). */
   frames: Float32Array[];
+  /** Total reward of each prompt's batch (for the paired difference to the teacher). */
+  perPrompt: number[];
 }
 
 async function main() {
@@ -139,6 +141,7 @@ async function main() {
     const sums: Record<string, number> = {};
     const seconds: number[] = [];
     const frames: Float32Array[] = [];
+    const perPrompt: number[] = [];
     for (let i = 0; i < prompts.length; i++) {
       const rng = new Rng(seed).fixed(`sample:${i}`);
       const t0 = performance.now();
@@ -148,8 +151,9 @@ async function main() {
       // the batch's first video: drawn from the same noise stream by every method
       await writeVideo(splitVideos(out.frames, B, plan)[0]!, { path: path.join(compareDir, folder, videoName(i)), fps: plan.model.fps, format: 'gif' });
       for (const [n, v] of Object.entries(out.rewards)) sums[n] = (sums[n] ?? 0) + v / prompts.length;
+      perPrompt.push(totalReward(setup.terms, out.rewards));
     }
-    return { method, folder, evals, rewards: sums, reward: totalReward(setup.terms, sums), seconds, frames };
+    return { method, folder, evals, rewards: sums, reward: totalReward(setup.terms, sums), seconds, frames, perPrompt };
   };
   const w = samplingGuidance(plan);
   const rows: Row[] = [];
@@ -163,6 +167,13 @@ async function main() {
 
   const names = setup.terms.map((t) => t.reward);
   const teacher = rows[1]!;
+  /** Reward minus the 50-step teacher's, paired by prompt and noise: mean and its standard error. */
+  const versusTeacher = (r: Row) => {
+    const d = r.perPrompt.map((v, i) => v - teacher.perPrompt[i]!);
+    const mean = d.reduce((a, b) => a + b, 0) / d.length;
+    const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, d.length - 1));
+    return { mean, se: sd / Math.sqrt(d.length) };
+  };
   /** Mean squared difference of a method's decoded frames to the 50-step teacher's, same noise. */
   const distance = (r: Row) => {
     let sum = 0;
@@ -175,11 +186,11 @@ async function main() {
     return sum / n;
   };
   console.log(`\nweights: ${setup.weightsDescription}; ${K} prompts x ${B} videos, seed ${seed}, w = ${w} (teacher CFG scale ${1 + w})${overrides.length > 0 ? `; overrides: ${overrides.join(', ')}` : ''}${trainSeconds ? `; student trained ${trainSeconds.toFixed(0)} s` : `; student ${lora}`}\n`);
-  console.log(`| method | UNet evals (steps x batch) | ${names.join(' | ')} | reward | MSE to 50-step teacher | s / prompt (median) | speed-up vs 50-step |`);
-  console.log(`|---|---|${names.map(() => '---|').join('')}---|---|---|---|`);
+  console.log(`| method | UNet evals (steps x batch) | ${names.join(' | ')} | reward | reward - teacher's (paired, +- s.e.) | MSE to 50-step teacher | s / prompt (median) | speed-up vs 50-step |`);
+  console.log(`|---|---|${names.map(() => '---|').join('')}---|---|---|---|---|`);
   for (const r of rows) {
     const med = median(r.seconds);
-    console.log(`| ${r.method} | ${r.evals} | ${names.map((n) => (r.rewards[n] ?? NaN).toFixed(4)).join(' | ')} | ${r.reward.toFixed(4)} | ${r === teacher ? '0' : distance(r).toFixed(4)} | ${med.toFixed(3)} | ${(median(teacher.seconds) / med).toFixed(1)}x |`);
+    console.log(`| ${r.method} | ${r.evals} | ${names.map((n) => (r.rewards[n] ?? NaN).toFixed(4)).join(' | ')} | ${r.reward.toFixed(4)} | ${r === teacher ? '' : `${versusTeacher(r).mean >= 0 ? '+' : ''}${versusTeacher(r).mean.toFixed(4)} +- ${versusTeacher(r).se.toFixed(4)}`} | ${r === teacher ? '0' : distance(r).toFixed(4)} | ${med.toFixed(3)} | ${(median(teacher.seconds) / med).toFixed(1)}x |`);
   }
   if (probe) console.log(`\nprobe batches (train_step at lr 0, ${probe.batches} fixed batches): loss.cd ${probe.before['loss.cd'].toFixed(5)} -> ${probe.after['loss.cd'].toFixed(5)}, training reward ${probe.before.reward.toFixed(4)} -> ${probe.after.reward.toFixed(4)}`);
 
@@ -192,6 +203,8 @@ async function main() {
       ...Object.fromEntries(names.map((n) => [n, r.rewards[n] ?? null])),
       reward: r.reward,
       mse_to_50_step_teacher: r === teacher ? 0 : distance(r),
+      reward_minus_teacher: r === teacher ? 0 : versusTeacher(r).mean,
+      reward_minus_teacher_se: r === teacher ? 0 : versusTeacher(r).se,
       seconds_per_prompt: med,
       seconds_per_video: med / B,
       speedup_vs_50_steps: median(teacher.seconds) / med,
