@@ -51,24 +51,23 @@ import { stopGradient } from '../autodiff/grad.ts';
 import { Builder } from '../ir/builder.ts';
 import { buildTextEncodeGraph } from './text-encode.ts';
 import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from './training-step.ts';
-import { Graph, type Shape, type Value } from '../ir/graph.ts';
+import { Graph, type Value } from '../ir/graph.ts';
 import { eliminateDeadCode } from '../passes/dce.ts';
 import { rematerialize } from '../passes/remat.ts';
 import type { DistancePlan, GuidancePlan, Plan, RewardTerm, SolverPlan } from '../plan.ts';
 import type { Program, ScheduleEntry } from '../program/program.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
-import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
 import { buildVaeDecoder, encodeVideo } from '../../stdlib/models/vae/index.ts';
-import { init, linear, type NN, ParameterStore, type ParameterInfo, shadowTrainable, sinusoidalTimestepEmbedding } from '../../stdlib/nn/index.ts';
+import { init, linear, type NN, type ParameterInfo, shadowTrainable, sinusoidalTimestepEmbedding } from '../../stdlib/nn/index.ts';
 import { type LoraModule, withLora } from '../../stdlib/nn/lora.ts';
 import { rewardMix, type RewardMixResult } from '../../stdlib/rewards/mix.ts';
 import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
 import { consistencyScalings } from '../../stdlib/samplers/consistency.ts';
 import { buildConsistencyStepGraph, type ConsistencySamplerStep, consistencySamplerSchedule } from '../../stdlib/samplers/consistency-sampler.ts';
 import { type DdimStepParams, defaultAlphasCumprod } from '../../stdlib/samplers/schedule.ts';
-import { checkpointKey, type GraphInterface, type LoweredProgram, LoweringError, type LowerOptions, type TensorInterface } from './reward.ts';
+import { type GraphInterface, loweringBasis, type LoweredProgram, LoweringError, type LowerOptions, type TensorInterface } from './reward.ts';
 
 /** Prefix of the EMA target network's weights (state `ema.<p>` for every trainable p). */
 export const EMA_PREFIX = 'ema.';
@@ -167,25 +166,9 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
   const objective = plan.objective;
   if (objective.name !== 'consistency') throw new LoweringError(`lowerConsistency: objective '${objective.name}' is not 'consistency'`);
   if (objective.teacher_solver.eta !== 0) throw new LoweringError(`the teacher's DDIM solver is lowered with eta = 0 only (got ${objective.teacher_solver.eta})`);
-  const base = options.build ?? modelBuild(plan.model.name);
-  const build: ModelBuild = options.tiny ? { ...base, unet: { ...base.unet, zeroInit: false } } : base;
-  if (!options.tiny && !options.weights) {
-    throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
-  }
-  const params = new ParameterStore({
-    seed: plan.train.seed,
-    trainable: false,
-    weights: options.weights,
-    keyOf: options.weights ? checkpointKey(build) : undefined,
-  });
-  const [C, T, h, w] = plan.derived.latent_shape;
-  const B = plan.train.batch;
-  const latentShape: Shape = [B, C, T, h, w];
-  const L = build.text.text.contextLength;
-  const D = build.text.text.width;
-  const E = build.text.embedDim;
+  const { build, params, B, latentShape, L, D, E } = loweringBasis(plan, options);
+  const T = plan.derived.latent_shape[1];
   const mc = build.unet.modelChannels;
-  if (D !== build.unet.contextDim) throw new LoweringError(`text encoder width ${D} does not match the UNet's context ${build.unet.contextDim}`);
   const embedGuidance = objective.guidance_embedding;
   const interfaces: Record<string, GraphInterface> = {};
   const loraModules: LoraModule[] = [];

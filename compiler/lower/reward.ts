@@ -179,6 +179,39 @@ export function checkpointKey(build: ModelBuild): (name: string) => string {
   };
 }
 
+/** What every lowering starts from: the networks' configs, the parameter store and the shapes. */
+export interface LoweringBasis {
+  build: ModelBuild;
+  params: ParameterStore;
+  /** Videos per micro-step. */
+  B: number;
+  /** [B, C, T, h, w] */
+  latentShape: Shape;
+  /** Text context length, width, pooled embedding width. */
+  L: number;
+  D: number;
+  E: number;
+}
+
+export function loweringBasis(plan: Plan, options: LowerOptions): LoweringBasis {
+  const base = options.build ?? modelBuild(plan.model.name);
+  const build: ModelBuild = options.tiny ? { ...base, unet: { ...base.unet, zeroInit: false } } : base;
+  if (!options.tiny && !options.weights) {
+    throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
+  }
+  const params = new ParameterStore({
+    seed: plan.train.seed,
+    trainable: false,
+    weights: options.weights,
+    keyOf: options.weights ? checkpointKey(build) : undefined,
+  });
+  const [C, T, h, w] = plan.derived.latent_shape;
+  const B = plan.train.batch;
+  const D = build.text.text.width;
+  if (D !== build.unet.contextDim) throw new LoweringError(`text encoder width ${D} does not match the UNet's context ${build.unet.contextDim}`);
+  return { build, params, B, latentShape: [B, C, T, h, w], L: build.text.text.contextLength, D, E: build.text.embedDim };
+}
+
 /** How many latent frames `decode` picks, and the fixed indices when they do not vary. */
 export function decodeFrames(plan: Plan): { count: number; fixed?: number[] } {
   if (plan.objective.name !== 'reward') throw new LoweringError('decodeFrames: not a reward objective');
@@ -206,11 +239,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   if (sampler.name !== 'ddim' && sampler.name !== 'dpm_solver') {
     throw new LoweringError(`the reward objective is lowered for the ddim and dpm_solver samplers only (got sampler '${sampler.name}')`);
   }
-  const base = options.build ?? modelBuild(plan.model.name);
-  const build: ModelBuild = options.tiny ? { ...base, unet: { ...base.unet, zeroInit: false } } : base;
-  if (!options.tiny && !options.weights) {
-    throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
-  }
+  const { build, params, B, latentShape, L, D, E } = loweringBasis(plan, options);
+  const T = plan.derived.latent_shape[1];
   const steps = sampler.steps;
   let k: number;
   let gated = false;
@@ -234,19 +264,6 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     trainFrom = steps - k;
   }
 
-  const params = new ParameterStore({
-    seed: plan.train.seed,
-    trainable: false,
-    weights: options.weights,
-    keyOf: options.weights ? checkpointKey(build) : undefined,
-  });
-  const [C, T, h, w] = plan.derived.latent_shape;
-  const B = plan.train.batch;
-  const latentShape: Shape = [B, C, T, h, w];
-  const L = build.text.text.contextLength;
-  const D = build.text.text.width;
-  const E = build.text.embedDim;
-  if (D !== build.unet.contextDim) throw new LoweringError(`text encoder width ${D} does not match the UNet's context ${build.unet.contextDim}`);
   const ddim = sampler.name === 'ddim' ? sampler : undefined;
   const dpm: DpmSolverStepParams[] | undefined = sampler.name === 'dpm_solver' ? dpmSolverSchedule(steps, { order: sampler.order }) : undefined;
   const schedule: SamplerStep[] = ddim ? ddimSchedule(steps, { eta: ddim.eta, useScale: ddim.use_scale }) : dpm!;
