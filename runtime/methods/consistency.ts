@@ -29,9 +29,9 @@ import type { Device } from '../session.ts';
 import { loadProgram, type ProgramSessions } from '../session.ts';
 import { type TensorState, type TrainResult, toWrite, train } from '../train/index.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
-import { peftConfigJson, writePeftAdapter } from '../weights/lora-peft.ts';
+import { writePeftAdapter } from '../weights/lora-peft.ts';
 import { type LatentDataset, loadLatentData } from './consistency-data.ts';
-import { shown, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
+import { shown, trainerOptions, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
 import { ConsistencyEngine } from './consistency-engine.ts';
 import type { ConsistencySetup } from './consistency-setup.ts';
 import { locateLora, readLoraState } from './sample.ts';
@@ -134,7 +134,6 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
     const solver = objective.teacher_solver;
     const initial = initialRewardState(lowered);
     const stateNames = Object.keys(initial);
-    const totalSteps = options.steps ?? plan.train.steps;
     const valCaptions = validationCaptions(data.items.map((i) => i.caption), plan.train.validate?.prompts ?? Math.min(2, B * 2), plan.train.seed);
     const guidanceW = samplingGuidance(plan);
     const latentSize = engine.latentSize;
@@ -202,24 +201,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
     const before = probeBatches > 0 ? await probe(initial, probeBatches) : undefined;
 
     const result = await train({
-      runDir,
-      planHash: setup.hash,
-      plan: plan as unknown,
-      ...(options.pipelineFile ? { pipelineFile: options.pipelineFile } : {}),
-      totalSteps,
-      accumulate,
-      ...(plan.train.checkpoint ? { checkpointEvery: plan.train.checkpoint.every, keep: plan.train.checkpoint.keep } : {}),
-      validateEvery: plan.train.validate?.every,
-      seed: plan.train.seed,
-      fresh: options.fresh ?? false,
-      state: initial,
-      trainable: lowered.trainable.map((p) => p.name),
-      checkpointJson: { 'adapter_config.json': peftConfigJson(loraAdapter(plan, lowered, initial, plan.model.name).config) as never },
-      logEvery: plan.output.log_every,
-      tensorboard: plan.output.tensorboard,
-      stderr,
-      ...(options.env ? { env: options.env } : {}),
-      handleSignals: options.handleSignals ?? true,
+      ...trainerOptions(plan, setup.hash, lowered, initial, { ...options, runDir, stderr }),
       banner: {
         title: `vplc run ${plan.name}: T2V-Turbo consistency distillation`,
         batch: B,

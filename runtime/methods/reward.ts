@@ -21,7 +21,6 @@
 // video per prompt (videos/before, videos/step-XXXXXX, videos/after) and logs the same
 // rewards as val/... . At the end the LoRA goes to <runDir>/lora/ in PEFT layout and
 // report.html is written.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TypedArray } from '../../compiler/ir/dtype.ts';
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
@@ -35,8 +34,8 @@ import { Rng } from '../random.ts';
 import type { Device } from '../session.ts';
 import { loadProgram, type ProgramSessions } from '../session.ts';
 import { type TensorState, type TrainResult, train } from '../train/index.ts';
-import { type LoraAdapter, peftConfigJson, type LoraConfig, writePeftAdapter } from '../weights/lora-peft.ts';
-import { shown, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
+import { type LoraAdapter, type LoraConfig, writePeftAdapter } from '../weights/lora-peft.ts';
+import { shown, trainerOptions, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
 import { RewardEngine, splitVideos } from './engine.ts';
 import type { RewardSetup } from './setup.ts';
 
@@ -169,29 +168,11 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
     // one UNet call per step, two with classifier-free guidance (an unconditional context input)
     const cfg = trainStep.inputs.some((i) => i.name === 'uncond_context');
     const needsNoise = trainStep.inputs.some((i) => i.name === 'noise');
-    const totalSteps = options.steps ?? plan.train.steps;
     const valPrompts = plan.train.validate ? validationPrompts(prompts, plan.train.validate.prompts, plan.train.seed) : validationPrompts(prompts, Math.min(2, B * 2), plan.train.seed);
     const warnUnknown = unknownWordsWarning(engine.unknown, say);
 
     const result = await train({
-      runDir,
-      planHash: setup.hash,
-      plan: plan as unknown,
-      ...(options.pipelineFile ? { pipelineFile: options.pipelineFile } : {}),
-      totalSteps,
-      accumulate,
-      ...(plan.train.checkpoint ? { checkpointEvery: plan.train.checkpoint.every, keep: plan.train.checkpoint.keep } : {}),
-      validateEvery: plan.train.validate?.every,
-      seed: plan.train.seed,
-      fresh: options.fresh ?? false,
-      state: initialRewardState(lowered),
-      trainable: lowered.trainable.map((p) => p.name),
-      checkpointJson: { 'adapter_config.json': peftConfigJson(loraAdapter(plan, lowered, initialRewardState(lowered), plan.model.name).config) as never },
-      logEvery: plan.output.log_every,
-      tensorboard: plan.output.tensorboard,
-      stderr,
-      ...(options.env ? { env: options.env } : {}),
-      handleSignals: options.handleSignals ?? true,
+      ...trainerOptions(plan, setup.hash, lowered, initialRewardState(lowered), { ...options, runDir, stderr }),
       banner: {
         title: `vplc run ${plan.name}: VADER reward alignment`,
         batch: B,

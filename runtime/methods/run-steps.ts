@@ -7,8 +7,57 @@ import * as path from 'node:path';
 import type { Plan, RewardTerm } from '../../compiler/plan.ts';
 import { validationVideoName } from '../media/video.ts';
 import { writeReport } from '../report/report.ts';
+import type { LoweredProgram } from '../../compiler/lower/index.ts';
+import type { ProgressStream } from '../progress/progress.ts';
+import type { TensorState, TrainOptions } from '../train/index.ts';
+import { peftConfigJson } from '../weights/lora-peft.ts';
 import type { DecodedBatch } from './engine.ts';
-import { totalReward, writeBatchVideos } from './reward.ts';
+import { loraAdapter, totalReward, writeBatchVideos } from './reward.ts';
+
+/** What `vplc run` passes both methods from its command line. */
+export interface RunCommandOptions {
+  runDir: string;
+  pipelineFile?: string;
+  fresh?: boolean;
+  /** Optimizer steps (default: the plan's train.steps). */
+  steps?: number;
+  stderr: ProgressStream;
+  env?: Readonly<Record<string, string | undefined>>;
+  handleSignals?: boolean;
+}
+
+/**
+ * The trainer options both methods take from the plan and the command line alike; each adds its
+ * banner, micro-step and validation.
+ */
+export function trainerOptions(
+  plan: Plan,
+  planHash: string,
+  lowered: LoweredProgram,
+  state: TensorState,
+  o: RunCommandOptions,
+): Omit<TrainOptions, 'banner' | 'microStep' | 'validate'> {
+  return {
+    runDir: o.runDir,
+    planHash,
+    plan: plan as unknown,
+    ...(o.pipelineFile ? { pipelineFile: o.pipelineFile } : {}),
+    totalSteps: o.steps ?? plan.train.steps,
+    accumulate: plan.train.accumulate,
+    ...(plan.train.checkpoint ? { checkpointEvery: plan.train.checkpoint.every, keep: plan.train.checkpoint.keep } : {}),
+    validateEvery: plan.train.validate?.every,
+    seed: plan.train.seed,
+    fresh: o.fresh ?? false,
+    state,
+    trainable: lowered.trainable.map((p) => p.name),
+    checkpointJson: { 'adapter_config.json': peftConfigJson(loraAdapter(plan, lowered, state, plan.model.name).config) as never },
+    logEvery: plan.output.log_every,
+    tensorboard: plan.output.tensorboard,
+    stderr: o.stderr,
+    ...(o.env ? { env: o.env } : {}),
+    handleSignals: o.handleSignals ?? true,
+  };
+}
 
 /** The learning rate of optimizer step `step` (0-based): linear warm-up, then constant. */
 export function warmedUpLr(optimizer: Plan['train']['optimizer'], step: number): number {
