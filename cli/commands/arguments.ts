@@ -25,17 +25,25 @@ export function splitArguments(args: readonly string[]): PipelineArguments {
 }
 
 /**
+ * The key=value overrides after a command's one pipeline file; undefined (the usage error
+ * written, the exit code set) when another file is among them.
+ */
+export function overridesOf(command: string, rest: readonly string[], context: CommandContext): string[] | undefined {
+  const { files, overrides } = splitArguments(rest);
+  if (files.length === 0) return overrides;
+  write(context.terminal.err, `vplc ${command}: takes one pipeline file; '${files[0]}' is not a key=value override`);
+  context.setExitCode(ExitCode.usage);
+  return undefined;
+}
+
+/**
  * The Plan of one pipeline file plus overrides, for commands that go on to use it: diagnostics
  * are printed, and undefined (with the exit code set) means the command should stop.
  */
 export function checkedPlan(command: string, file: string, rest: readonly string[], context: CommandContext): Plan | undefined {
   const { terminal } = context;
-  const { files, overrides } = splitArguments(rest);
-  if (files.length > 0) {
-    write(terminal.err, `vplc ${command}: takes one pipeline file; '${files[0]}' is not a key=value override`);
-    context.setExitCode(ExitCode.usage);
-    return undefined;
-  }
+  const overrides = overridesOf(command, rest, context);
+  if (!overrides) return undefined;
   const result = checkFile(file, { overrides });
   if (result.diagnostics.length > 0) {
     write(terminal.err, renderDiagnostics(result.diagnostics, { sources: result.sources, cwd: terminal.cwd, color: colorEnabled(terminal.err, terminal.env) }));

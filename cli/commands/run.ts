@@ -18,7 +18,7 @@ import type { Device } from '../../runtime/session.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
-import { splitArguments } from './arguments.ts';
+import { overridesOf } from './arguments.ts';
 
 interface RunOptions {
   tiny?: boolean;
@@ -52,12 +52,8 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option('--steps <n>', 'optimizer steps (overrides train.steps)')
     .action(async (file: string, rest: string[], options: RunOptions) => {
       const { terminal } = context;
-      const { files, overrides } = splitArguments(rest);
-      if (files.length > 0) {
-        write(terminal.err, `vplc run: takes one pipeline file; '${files[0]}' is not a key=value override`);
-        context.setExitCode(ExitCode.usage);
-        return;
-      }
+      const overrides = overridesOf('run', rest, context);
+      if (!overrides) return;
       const device = parseDevice(options.device);
       const steps = options.steps === undefined ? undefined : parsePositive(options.steps, '--steps');
       const result = checkFile(path.resolve(terminal.cwd, file), { overrides });

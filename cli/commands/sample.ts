@@ -13,7 +13,7 @@ import { setupReward } from '../../runtime/methods/setup.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
-import { splitArguments } from './arguments.ts';
+import { overridesOf } from './arguments.ts';
 import { parseDevice, parsePositive } from './run.ts';
 
 interface SampleFlags {
@@ -41,12 +41,8 @@ export function registerSample(program: Command, context: CommandContext): void 
     .option('--device <device>', 'cpu or cuda', 'cpu')
     .action(async (file: string, rest: string[], flags: SampleFlags) => {
       const { terminal } = context;
-      const { files, overrides } = splitArguments(rest);
-      if (files.length > 0) {
-        write(terminal.err, `vplc sample: takes one pipeline file; '${files[0]}' is not a key=value override`);
-        context.setExitCode(ExitCode.usage);
-        return;
-      }
+      const overrides = overridesOf('sample', rest, context);
+      if (!overrides) return;
       const device = parseDevice(flags.device);
       const seed = flags.seed === undefined ? undefined : flags.seed === '0' ? 0 : parsePositive(flags.seed, '--seed');
       const count = flags.count === undefined ? undefined : parsePositive(flags.count, '--count');

@@ -2,7 +2,7 @@
 // prompt (cached), batches of prompt embeddings with the empty prompt as the unconditional
 // context, and feeding graph inputs by name.
 import { tokenizeBatch, unknownWords } from '../../stdlib/models/clip/tiny-tokenizer.ts';
-import type { Feed, GraphSession } from '../session.ts';
+import type { Feed, GraphSession, ProgramSessions } from '../session.ts';
 import type { TensorState } from '../train/index.ts';
 
 export interface Embedding {
@@ -73,4 +73,34 @@ export function feedsFor(graph: GraphSession, available: Record<string, Feed | u
     feeds[spec.name] = v;
   }
   return feeds;
+}
+
+/**
+ * The prompt side of both method engines (engine.ts: VADER, consistency-engine.ts: T2V-Turbo):
+ * cached `text_encode` embeddings, the words the tokenizer does not know, feeds by name.
+ */
+export class ConditionedEngine {
+  /** Prompt embeddings (text_encode, cached per prompt). */
+  readonly text: TextConditioner;
+
+  constructor(sessions: ProgramSessions, batch: number) {
+    this.text = new TextConditioner(sessions.graph('text_encode'), batch);
+  }
+
+  /** Words of the prompts the tokenizer does not know. */
+  get unknown(): ReadonlySet<string> {
+    return this.text.unknown;
+  }
+
+  embed(prompt: string): Promise<Embedding> {
+    return this.text.embed(prompt);
+  }
+
+  conditioning(prompts: readonly string[]): Promise<Conditioning> {
+    return this.text.conditioning(prompts);
+  }
+
+  feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
+    return feedsFor(graph, available, state);
+  }
 }

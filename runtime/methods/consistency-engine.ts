@@ -8,49 +8,30 @@ import type { Plan } from '../../compiler/plan.ts';
 import type { RngStream } from '../random.ts';
 import type { Feed, GraphSession, ProgramSessions } from '../session.ts';
 import type { TensorState } from '../train/index.ts';
-import { type Conditioning, type Embedding, feedsFor, TextConditioner } from './conditioning.ts';
+import { ConditionedEngine, type Conditioning } from './conditioning.ts';
 import type { DecodedBatch } from './engine.ts';
 
 const f32 = (x: number) => Float32Array.of(x);
 
 export type { Conditioning } from './conditioning.ts';
 
-export class ConsistencyEngine {
+export class ConsistencyEngine extends ConditionedEngine {
   readonly batch: number;
   /** Floats of one video's latents [C, T, h, w]. */
   readonly latentSize: number;
   /** Floats of one video [3, F, H, W]. */
   readonly videoSize: number;
-  /** Prompt embeddings (text_encode, cached per prompt). */
-  readonly text: TextConditioner;
 
   constructor(
     readonly plan: Plan,
     readonly lowered: ConsistencyLoweredProgram,
     readonly sessions: ProgramSessions,
   ) {
-    this.text = new TextConditioner(sessions.graph('text_encode'), plan.train.batch);
+    super(sessions, plan.train.batch);
     this.batch = plan.train.batch;
     const [C, T, h, w] = plan.derived.latent_shape;
     this.latentSize = C * T * h * w;
     this.videoSize = 3 * plan.model.frames * plan.model.size.height * plan.model.size.width;
-  }
-
-  /** Words of the prompts the tokenizer does not know. */
-  get unknown(): ReadonlySet<string> {
-    return this.text.unknown;
-  }
-
-  embed(prompt: string): Promise<Embedding> {
-    return this.text.embed(prompt);
-  }
-
-  conditioning(prompts: readonly string[]): Promise<Conditioning> {
-    return this.text.conditioning(prompts);
-  }
-
-  feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
-    return feedsFor(graph, available, state);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Plan } from '../../compiler/plan.ts';
 import type { RngStream } from '../random.ts';
 import type { Feed, GraphSession, Outputs, ProgramSessions } from '../session.ts';
 import type { TensorState } from '../train/index.ts';
-import { type Conditioning, type Embedding, feedsFor, TextConditioner } from './conditioning.ts';
+import { ConditionedEngine } from './conditioning.ts';
 
 export type { Conditioning, Embedding } from './conditioning.ts';
 
@@ -29,44 +29,25 @@ export interface SamplerCarry {
 
 const f32 = (x: number) => Float32Array.of(x);
 
-export class RewardEngine {
+export class RewardEngine extends ConditionedEngine {
   readonly batch: number;
   readonly latentSize: number;
   readonly latentShape: number[];
   private readonly sample: GraphSession;
   private readonly decode: GraphSession;
-  /** Prompt embeddings (text_encode, cached per prompt). */
-  readonly text: TextConditioner;
 
   constructor(
     readonly plan: Plan,
     readonly lowered: LoweredProgram,
     readonly sessions: ProgramSessions,
   ) {
-    this.text = new TextConditioner(sessions.graph('text_encode'), plan.train.batch);
+    super(sessions, plan.train.batch);
     this.sample = sessions.graph('sample_step');
     this.decode = sessions.graph('decode_all');
     this.batch = plan.train.batch;
     const [C, T, h, w] = plan.derived.latent_shape;
     this.latentShape = [this.batch, C, T, h, w];
     this.latentSize = this.batch * C * T * h * w;
-  }
-
-  /** Words of the prompts the tokenizer does not know. */
-  get unknown(): ReadonlySet<string> {
-    return this.text.unknown;
-  }
-
-  embed(prompt: string): Promise<Embedding> {
-    return this.text.embed(prompt);
-  }
-
-  conditioning(prompts: readonly string[]): Promise<Conditioning> {
-    return this.text.conditioning(prompts);
-  }
-
-  feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
-    return feedsFor(graph, available, state);
   }
 
   /**
