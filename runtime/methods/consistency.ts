@@ -31,7 +31,7 @@ import { type TensorState, type TrainResult, toWrite, train } from '../train/ind
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { writePeftAdapter } from '../weights/lora-peft.ts';
 import { type LatentDataset, loadLatentData } from './consistency-data.ts';
-import { shown, trainerOptions, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
+import { type MethodRunOptions, shown, trainerOptions, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
 import { ConsistencyEngine } from './consistency-engine.ts';
 import type { ConsistencySetup } from './consistency-setup.ts';
 import { locateLora, readLoraState } from './sample.ts';
@@ -41,16 +41,8 @@ import { initialRewardState, promptSource, loraAdapter, randomFrames, totalRewar
 
 type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
 
-export interface ConsistencyRunOptions {
+export interface ConsistencyRunOptions extends MethodRunOptions {
   setup: ConsistencySetup;
-  runDir: string;
-  pipelineFile?: string;
-  fresh?: boolean;
-  device?: Device;
-  steps?: number;
-  stderr?: ProgressStream;
-  env?: Readonly<Record<string, string | undefined>>;
-  handleSignals?: boolean;
   /** Compiled programs go to <cacheRoot>, latents to <cacheRoot>/latents (default: <runDir>/latents). */
   cacheRoot?: string;
   /** ffmpeg for video_folder data (tests); default found on PATH. */

@@ -35,23 +35,12 @@ import type { Device } from '../session.ts';
 import { loadProgram, type ProgramSessions } from '../session.ts';
 import { type TensorState, type TrainResult, train } from '../train/index.ts';
 import { type LoraAdapter, type LoraConfig, writePeftAdapter } from '../weights/lora-peft.ts';
-import { shown, trainerOptions, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
+import { type MethodRunOptions, shown, trainerOptions, unknownWordsWarning, validationRewards, warmedUpLr, writeRunReport } from './run-steps.ts';
 import { RewardEngine, splitVideos } from './engine.ts';
 import type { RewardSetup } from './setup.ts';
 
-export interface RewardRunOptions {
+export interface RewardRunOptions extends MethodRunOptions {
   setup: RewardSetup;
-  runDir: string;
-  pipelineFile?: string;
-  fresh?: boolean;
-  device?: Device;
-  /** Overrides train.steps (smoke runs). */
-  steps?: number;
-  stderr?: ProgressStream;
-  env?: Readonly<Record<string, string | undefined>>;
-  handleSignals?: boolean;
-  /** Where compiled programs are cached (default .cache/vplc under the current folder). */
-  cacheRoot?: string;
 }
 
 export interface RewardRunResult extends TrainResult {
@@ -161,7 +150,8 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
     const decode = decodeFrames(plan);
     const T = plan.derived.latent_shape[1];
     const opt = plan.train.optimizer;
-    const stateNames = Object.keys(initialRewardState(lowered));
+    const initial = initialRewardState(lowered);
+    const stateNames = Object.keys(initial);
     // the sampler's per-step scalars of the last k steps, stacked (timesteps, alphas_t, ...)
     const fixedTrainFeeds: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(lowered.trainScalars ?? {})) fixedTrainFeeds[name] = Float32Array.from(values);
@@ -172,7 +162,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
     const warnUnknown = unknownWordsWarning(engine.unknown, say);
 
     const result = await train({
-      ...trainerOptions(plan, setup.hash, lowered, initialRewardState(lowered), { ...options, runDir, stderr }),
+      ...trainerOptions(plan, setup.hash, lowered, initial, { ...options, runDir, stderr }),
       banner: {
         title: `vplc run ${plan.name}: VADER reward alignment`,
         batch: B,

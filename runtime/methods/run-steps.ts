@@ -9,21 +9,26 @@ import { validationVideoName } from '../media/video.ts';
 import { writeReport } from '../report/report.ts';
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
 import type { ProgressStream } from '../progress/progress.ts';
+import type { Device } from '../session.ts';
 import type { TensorState, TrainOptions } from '../train/index.ts';
 import { peftConfigJson } from '../weights/lora-peft.ts';
 import type { DecodedBatch } from './engine.ts';
 import { loraAdapter, totalReward, writeBatchVideos } from './reward.ts';
 
-/** What `vplc run` passes both methods from its command line. */
-export interface RunCommandOptions {
+/** What `vplc run` passes both method drivers from its command line. */
+export interface MethodRunOptions {
   runDir: string;
   pipelineFile?: string;
   fresh?: boolean;
-  /** Optimizer steps (default: the plan's train.steps). */
+  device?: Device;
+  /** Optimizer steps (default: the plan's train.steps; smoke runs). */
   steps?: number;
-  stderr: ProgressStream;
+  /** Progress and messages (default process.stderr). */
+  stderr?: ProgressStream;
   env?: Readonly<Record<string, string | undefined>>;
   handleSignals?: boolean;
+  /** Where compiled programs are cached (default .cache/vplc under the current folder). */
+  cacheRoot?: string;
 }
 
 /**
@@ -35,7 +40,7 @@ export function trainerOptions(
   planHash: string,
   lowered: LoweredProgram,
   state: TensorState,
-  o: RunCommandOptions,
+  o: MethodRunOptions & { stderr: ProgressStream },
 ): Omit<TrainOptions, 'banner' | 'microStep' | 'validate'> {
   return {
     runDir: o.runDir,
