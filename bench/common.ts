@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { emitModel } from '../compiler/emit/onnx.ts';
-import { Builder } from '../compiler/ir/builder.ts';
-import { Graph, numel, type Node } from '../compiler/ir/graph.ts';
+import { emitModel } from '../tensor/emit/onnx.ts';
+import { Builder } from '../tensor/ir/builder.ts';
+import { Graph, numel, type Node } from '../tensor/ir/graph.ts';
 import { writeSafetensors } from '../runtime/weights/safetensors.ts';
-import type { TypedArray } from '../compiler/ir/dtype.ts';
+import type { TypedArray } from '../tensor/ir/dtype.ts';
 
 export const PYTHON = '/usr/bin/python3';
 export const TORCH_SCRIPT = fileURLToPath(new URL('./net_torch.py', import.meta.url));

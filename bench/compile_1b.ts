@@ -18,12 +18,12 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { gradients } from '../compiler/autodiff/grad.ts';
-import { emitModel } from '../compiler/emit/onnx.ts';
-import { Builder } from '../compiler/ir/builder.ts';
-import { Graph, numel, type Value } from '../compiler/ir/graph.ts';
-import { eliminateCommonSubexpressions, eliminateDeadCode, foldConstants, peakMemory, scheduleForMemory } from '../compiler/passes/index.ts';
-import { adamw } from '../compiler/optim/adamw.ts';
+import { gradients } from '../tensor/autodiff/grad.ts';
+import { emitModel } from '../tensor/emit/onnx.ts';
+import { Builder } from '../tensor/ir/builder.ts';
+import { Graph, numel, type Value } from '../tensor/ir/graph.ts';
+import { eliminateCommonSubexpressions, eliminateDeadCode, foldConstants, peakMemory, scheduleForMemory } from '../tensor/passes/index.ts';
+import { adamw } from '../tensor/optim/adamw.ts';
 import { gelu, init, layerNorm, linear, type NN, parameter, ParameterStore, type WeightSource } from '../stdlib/nn/index.ts';
 import { load, machine, MiB, peakRss, PYTHON } from './common.ts';
 

@@ -1,5 +1,5 @@
 // Peak memory of the training step with and without rematerialisation (per-block gradient
-// checkpointing, compiler/passes/remat.ts): the compiler's liveness figure (peakMemory) and the
+// checkpointing, tensor/passes/remat.ts): the compiler's liveness figure (peakMemory) and the
 // measured peak RSS of a process that builds the step and runs it.
 //
 //   npx tsx bench/memory.ts [--config deep] [--steps 3] [--ort all,basic,disabled]
@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { peakMemory } from '../compiler/passes/index.ts';
+import { peakMemory } from '../tensor/passes/index.ts';
 import { load, machine, MiB, peakRss } from './common.ts';
 import { buildTrainStep, CONFIGS, initialFeeds, ORT_OPTIONS, StepRunner } from './net.ts';
 

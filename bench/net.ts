@@ -11,13 +11,13 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { gradients } from '../compiler/autodiff/grad.ts';
-import { emitModel } from '../compiler/emit/onnx.ts';
-import { Builder } from '../compiler/ir/builder.ts';
-import type { TypedArray } from '../compiler/ir/dtype.ts';
-import { Graph, type Node, type Value } from '../compiler/ir/graph.ts';
-import { eliminateCommonSubexpressions, eliminateDeadCode, foldConstants, rematerialize, scheduleForMemory } from '../compiler/passes/index.ts';
-import { type AdamWConfig, adamw } from '../compiler/optim/adamw.ts';
+import { gradients } from '../tensor/autodiff/grad.ts';
+import { emitModel } from '../tensor/emit/onnx.ts';
+import { Builder } from '../tensor/ir/builder.ts';
+import type { TypedArray } from '../tensor/ir/dtype.ts';
+import { Graph, type Node, type Value } from '../tensor/ir/graph.ts';
+import { eliminateCommonSubexpressions, eliminateDeadCode, foldConstants, rematerialize, scheduleForMemory } from '../tensor/passes/index.ts';
+import { type AdamWConfig, adamw } from '../tensor/optim/adamw.ts';
 import { writeF32 } from './common.ts';
 import { attention, conv2d, feedForward, groupNorm, layerNorm, type NN, ParameterStore, Rng, silu } from '../stdlib/nn/index.ts';
 

@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { matmulFlops } from '../compiler/passes/cost.ts';
+import { matmulFlops } from '../tensor/passes/cost.ts';
 import { fmt, load, machine, MatmulPeak, median, TorchServer, torchAvailable } from './common.ts';
 import { buildTrainStep, CONFIGS, exportForTorch, initialFeeds, ORT_OPTIONS, StepRunner } from './net.ts';
 

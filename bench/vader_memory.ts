@@ -7,7 +7,7 @@
 // Every variant runs in its own child process; peak RSS is that process's VmHWM. The vplc child
 // reports VmHWM after lowering the program (node + compiler) and after creating the session and
 // running `steps` steps; the torch child after `import torch` + loading the weights and after the
-// steps. The liveness figure is compiler/passes/liveness peakMemory with the LoRA factors and
+// steps. The liveness figure is tensor/passes/liveness peakMemory with the LoRA factors and
 // AdamW state counted as resident parameters (as frozen weights are).
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { peakMemory } from '../compiler/passes/index.ts';
+import { peakMemory } from '../tensor/passes/index.ts';
 import { load, machine, MiB, peakRss, PYTHON, torchAvailable } from './common.ts';
 import { buildVaderStep, exportVaderForTorch, sessionOptions, VADER_TORCH_SCRIPT, VaderRunner, vaderFeeds } from './vader.ts';
 

@@ -1,8 +1,8 @@
 // Figures that follow from a plan alone (graph figures such as parameters, FLOPs and peak
 // memory come from the compiled program). Shared by `explain` and the training banner.
-import type { Graph, Value } from './ir/graph.ts';
-import { matmulFlops } from './passes/cost.ts';
-import { peakMemory } from './passes/liveness.ts';
+import type { Graph, Value } from '../tensor/ir/graph.ts';
+import { matmulFlops } from '../tensor/passes/cost.ts';
+import { peakMemory } from '../tensor/passes/liveness.ts';
 import type { Plan } from './plan.ts';
 
 export interface Figure {

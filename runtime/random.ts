@@ -13,7 +13,7 @@
 // spare, so the state is exactly the four words.
 //
 // The generator core (xoshiro128** step, 53-bit uniform, FNV-1a, Box-Muller radius) is in
-// ./xoshiro128.ts, shared with parameter initialisation (stdlib/nn/random.ts). The seeding is
+// tensor/random/xoshiro128.ts, shared with parameter initialisation (stdlib/nn/random.ts). The seeding is
 // this module's own and stays so: a stream's words come from the whole safe-integer seed and the
 // stream name (FNV-1a, then splitmix32 with the murmur3 finaliser constants), which is not
 // stdlib's derivation, and every seeded run and saved checkpoint depends on it. The draws built
@@ -26,7 +26,7 @@
 // bits; ample for noise and sampling, not for cryptography.
 import type { RngState } from './checkpoint/state.ts';
 import { VplError } from './errors.ts';
-import { TWO_PI, boxMullerRadius, fnv1a, uniform53, xoshiroNext } from './xoshiro128.ts';
+import { TWO_PI, boxMullerRadius, fnv1a, uniform53, xoshiroNext } from '../tensor/random/xoshiro128.ts';
 
 export const rngAlgorithm = 'xoshiro128**/splitmix32/v1';
 

@@ -29,10 +29,10 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { dtypes, type DType, type TypedArray } from '../compiler/ir/dtype.ts';
-import { compileCached } from '../compiler/program/cache.ts';
-import { planEmission } from '../compiler/program/emit.ts';
-import type { Program, ProgramJson, TensorSpec } from '../compiler/program/program.ts';
+import { dtypes, type DType, type TypedArray } from '../tensor/ir/dtype.ts';
+import { compileCached } from '../tensor/program/cache.ts';
+import { planEmission } from '../tensor/program/emit.ts';
+import type { Program, ProgramJson, TensorSpec } from '../tensor/program/program.ts';
 import { VplError } from './errors.ts';
 
 export type Device = 'cpu' | 'cuda';

@@ -33,7 +33,7 @@ export function registerCompile(program: Command, context: CommandContext): void
         return;
       }
       const out = path.resolve(terminal.cwd, options.out);
-      const { emitProgram } = await import('../../compiler/program/emit.ts');
+      const { emitProgram } = await import('../../tensor/program/emit.ts');
       const json = emitProgram(lowered.program, out);
       const state = new Set(lowered.trainable.map((p) => p.name));
       write(terminal.out, `compiled ${plan.name} to ${displayFile(out, terminal.cwd)} (program ${json.hash.slice(0, 12)})`);

@@ -47,15 +47,15 @@
 // inputs `ema.<p>` (one per trainable p: LoRA factors, W_proj), and train_step outputs
 // `ema.<p>_out` = r ema.<p> + (1 - r) <p>_out after the optimizer (only when it applies). The
 // runtime starts them at the student's initial values and checkpoints them with the optimizer.
-import { stopGradient } from '../autodiff/grad.ts';
-import { Builder } from '../ir/builder.ts';
+import { stopGradient } from '../../tensor/autodiff/grad.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
 import { buildTextEncodeGraph } from './text-encode.ts';
 import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from './training-step.ts';
-import { Graph, type Value } from '../ir/graph.ts';
-import { eliminateDeadCode } from '../passes/dce.ts';
-import { rematerialize } from '../passes/remat.ts';
+import { Graph, type Value } from '../../tensor/ir/graph.ts';
+import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
+import { rematerialize } from '../../tensor/passes/remat.ts';
 import type { DistancePlan, GuidancePlan, Plan, RewardTerm, SolverPlan } from '../plan.ts';
-import type { Program, ScheduleEntry } from '../program/program.ts';
+import type { Program, ScheduleEntry } from '../../tensor/program/program.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';

@@ -63,16 +63,16 @@
 // carry gradient. Each step's order is fixed by the schedule, so train_step builds only the
 // history terms a step uses. CFG is as for DDIM; DPM-Solver is deterministic (no eta, noise or
 // use_scale).
-import { stopGradient } from '../autodiff/grad.ts';
-import { Builder } from '../ir/builder.ts';
+import { stopGradient } from '../../tensor/autodiff/grad.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
 import { buildTextEncodeGraph } from './text-encode.ts';
 import { appendOptimizerStep, applyPrecision, type LowPrecision, nameOutput, weightManifest } from './training-step.ts';
-import type { DType } from '../ir/dtype.ts';
-import { Graph, type Shape, type Value } from '../ir/graph.ts';
-import { eliminateDeadCode } from '../passes/dce.ts';
-import { rematerialize } from '../passes/remat.ts';
+import type { DType } from '../../tensor/ir/dtype.ts';
+import { Graph, type Shape, type Value } from '../../tensor/ir/graph.ts';
+import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
+import { rematerialize } from '../../tensor/passes/remat.ts';
 import type { Plan, RewardTerm } from '../plan.ts';
-import type { Program, ScheduleEntry } from '../program/program.ts';
+import type { Program, ScheduleEntry } from '../../tensor/program/program.ts';
 import { type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import { buildUNet3D } from '../../stdlib/models/unet3d/index.ts';
 import { buildVaeDecoder } from '../../stdlib/models/vae/index.ts';

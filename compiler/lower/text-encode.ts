@@ -2,9 +2,9 @@
 // model's family, tokens [B, L] int64 -> context [B, L, D] (the UNet's cross-attention input) and
 // text_embed [B, E] (pooled, for the text-aware rewards). The runtime runs it for the batch's
 // prompts and once for the empty prompt (-> uncond_context).
-import { Builder } from '../ir/builder.ts';
-import { Graph } from '../ir/graph.ts';
-import { eliminateDeadCode } from '../passes/dce.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph } from '../../tensor/ir/graph.ts';
+import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
 import { buildClipTextEncoder } from '../../stdlib/models/clip/index.ts';
 import type { ModelBuild } from '../../stdlib/models/registry.ts';
 import type { ParameterStore } from '../../stdlib/nn/parameters.ts';

@@ -1,15 +1,15 @@
 // What every training graph ends with, whatever its objective: gradients of the loss into the
 // trainable inputs, optional accumulation over micro-steps, global-norm clipping, AdamW, and
 // the next state as `<name>_out` outputs. Also the small helpers the lowerings share.
-import { differentiate } from '../autodiff/grad.ts';
-import { Builder } from '../ir/builder.ts';
-import type { Graph, Value } from '../ir/graph.ts';
-import { accumulateWithFlag } from '../optim/accumulate.ts';
-import { adamw } from '../optim/adamw.ts';
-import { clipByGlobalNorm, globalNorm } from '../optim/clip.ts';
-import { lowerPrecision } from '../optim/precision.ts';
+import { differentiate } from '../../tensor/autodiff/grad.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import type { Graph, Value } from '../../tensor/ir/graph.ts';
+import { accumulateWithFlag } from '../../tensor/optim/accumulate.ts';
+import { adamw } from '../../tensor/optim/adamw.ts';
+import { clipByGlobalNorm, globalNorm } from '../../tensor/optim/clip.ts';
+import { lowerPrecision } from '../../tensor/optim/precision.ts';
 import type { Plan } from '../plan.ts';
-import type { WeightManifestEntry } from '../program/program.ts';
+import type { WeightManifestEntry } from '../../tensor/program/program.ts';
 import type { ParameterStore } from '../../stdlib/nn/parameters.ts';
 
 /** Mark `value` as a graph output called `name` (through an Identity, so names stay stable). */

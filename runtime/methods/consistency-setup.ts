@@ -15,9 +15,9 @@
 // and config): it is part of every latent-cache key (latent-cache.ts).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { Builder } from '../../compiler/ir/builder.ts';
-import { Graph, type Value } from '../../compiler/ir/graph.ts';
-import { eliminateDeadCode } from '../../compiler/passes/dce.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph, type Value } from '../../tensor/ir/graph.ts';
+import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
 import { type ConsistencyLoweredProgram, LoweringError, lowerConsistency } from '../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../compiler/plan.ts';
 import { lookupComponent } from '../../stdlib/catalogue/index.ts';

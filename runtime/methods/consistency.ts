@@ -19,7 +19,7 @@
 // guidance w), writes one video per caption and logs val/reward.<name>.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TypedArray } from '../../compiler/ir/dtype.ts';
+import type { TypedArray } from '../../tensor/ir/dtype.ts';
 import { cdStepNumbers, EMA_PREFIX, GUIDANCE_PROJECTION, guidanceScale } from '../../compiler/lower/index.ts';
 import type { Plan } from '../../compiler/plan.ts';
 import { validationVideoName } from '../media/video.ts';

@@ -2,7 +2,7 @@
 // interfaces) plus `decode_all` (setup.ts): prompt embeddings with a per-prompt cache, the
 // no-gradient sampler steps, the training step, and full sampling with every frame decoded.
 // Used by the VADER trainer (reward.ts) and by `vplc sample` (sample.ts).
-import type { TypedArray } from '../../compiler/ir/dtype.ts';
+import type { TypedArray } from '../../tensor/ir/dtype.ts';
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
 import type { Plan } from '../../compiler/plan.ts';
 import type { RngStream } from '../random.ts';

@@ -22,7 +22,7 @@
 // rewards as val/... . At the end the LoRA goes to <runDir>/lora/ in PEFT layout and
 // report.html is written.
 import * as path from 'node:path';
-import type { TypedArray } from '../../compiler/ir/dtype.ts';
+import type { TypedArray } from '../../tensor/ir/dtype.ts';
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
 import type { Plan, RewardTerm } from '../../compiler/plan.ts';
 import { decodeFrames } from '../../compiler/lower/index.ts';

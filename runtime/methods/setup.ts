@@ -21,9 +21,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Builder } from '../../compiler/ir/builder.ts';
-import { Graph } from '../../compiler/ir/graph.ts';
-import { eliminateDeadCode } from '../../compiler/passes/dce.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph } from '../../tensor/ir/graph.ts';
+import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
 import { LoweringError, lower, type LoweredProgram } from '../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../compiler/plan.ts';
 import { framesFirst } from '../../stdlib/models/common.ts';

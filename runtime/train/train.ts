@@ -28,8 +28,8 @@
 // state after 8 optimizer steps, and a resumed run continues with step 9.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TypedArray } from '../../compiler/ir/dtype.ts';
-import { VPLC_VERSION } from '../../compiler/program/emit.ts';
+import type { TypedArray } from '../../tensor/ir/dtype.ts';
+import { VPLC_VERSION } from '../../tensor/program/emit.ts';
 import type { JsonValue } from '../checkpoint/state.ts';
 import { CheckpointStore, stepDirName, type LoadedCheckpoint } from '../checkpoint/store.ts';
 import { VplError } from '../errors.ts';

@@ -1,8 +1,8 @@
 // Small helpers shared by the model families: layout changes between video and per-frame
 // tensors, and "pointwise" projections whose checkpoint weight is stored as a 1x1 conv.
-import type { Value } from '../../compiler/ir/graph.ts';
-import { formatShape } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
+import { formatShape } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { fans, init, type Init, type NN, parameter } from '../nn/index.ts';
 
 /** [B, C, T, H, W] -> [(B T), C, H, W] (einops 'b c t h w -> (b t) c h w'). */

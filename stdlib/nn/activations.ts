@@ -1,6 +1,6 @@
 // Activation functions as compositions of ONNX ops (every op here has a plain VJP rule).
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 
 /** x * sigmoid(x) (torch.nn.SiLU / swish). */
 export function silu(b: Builder, x: Value): Value {

@@ -1,7 +1,7 @@
 // Multi-head scaled dot-product attention (self or cross) with the projection names of the
 // LDM / VideoCrafter / diffusers checkpoints: to_q, to_k, to_v (no bias) and to_out.0.
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { linear } from './linear.ts';
 import type { NN } from './parameters.ts';
 

@@ -1,7 +1,7 @@
 // conv1d/2d/3d like torch.nn.ConvNd: weight [out, in/groups, k...], bias [out].
-import { spatialList } from '../../compiler/ir/builder.ts';
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { spatialList } from '../../tensor/ir/builder.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { fans, init, type Init, type NN, parameter } from './parameters.ts';
 
 export interface ConvLayerOptions {

@@ -2,8 +2,8 @@
 // supplies the keep mask: a float tensor of 0/1 values broadcastable to x, drawn with
 // P(1) = 1 - p (for instance a graph input the runtime fills each step, or a mask computed
 // in-graph from a seed); the result is x * mask / (1 - p), torch's inverted dropout.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 
 export interface DropoutOptions {
   p: number;

@@ -1,8 +1,8 @@
 // Lookup embeddings (Gather) and the sinusoidal timestep embedding of diffusion UNets.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { DType } from '../../compiler/ir/dtype.ts';
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { DType } from '../../tensor/ir/dtype.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { init, type Init, type NN, parameter } from './parameters.ts';
 
 export interface EmbeddingOptions {

@@ -2,7 +2,7 @@
 //   GEGLU: net.0.proj (dim -> 2 inner), a * gelu(gate), net.2 (inner -> out)
 //   GELU:  net.0.0 (dim -> inner) then gelu (LDM's Sequential(Linear, GELU); diffusers: 'net.0.proj'), net.2
 // (net.1 is the dropout, which has no parameters.)
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import { gelu } from './activations.ts';
 import { linear } from './linear.ts';
 import type { NN } from './parameters.ts';

@@ -1,6 +1,6 @@
 // linear: y = x W^T + b with W [out, in] like torch.nn.Linear (checkpoint keys weight, bias).
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { init, type Init, type NN, parameter } from './parameters.ts';
 
 export interface LinearOptions {

@@ -29,8 +29,8 @@
 //   conv               -> every conv (input/output convs, ResBlock convs and skips, down/up
 //                         sampling, temporal conv3d (3,1,1), conv proj_in/proj_out)
 // T2V-Turbo's "every linear and conv" is targets = [linear, conv].
-import type { Value } from '../../compiler/ir/graph.ts';
-import { hashCounters, noiseKey } from '../../compiler/optim/random.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
+import { hashCounters, noiseKey } from '../../tensor/optim/random.ts';
 import type { ConvHook, ConvLayerInfo } from './conv.ts';
 import type { LinearHook } from './linear.ts';
 import { init, type NN, parameter } from './parameters.ts';

@@ -1,8 +1,8 @@
 // Normalisation layers: groupNorm (composite from basic ops, so its gradient is the chain of
 // plain VJP rules) and layerNorm (the LayerNormalization op; its Mean/InvStdDev outputs serve
 // the backward pass).
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { init, type NN, parameter } from './parameters.ts';
 
 export interface GroupNormOptions {

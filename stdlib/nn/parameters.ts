@@ -9,11 +9,11 @@
 // keys do, so a checkpoint maps by name (optionally through `keyOf`). One store serves several
 // graphs (sampling and training graphs of the same model); in one graph a parameter asked for
 // twice (the conditional and unconditional UNet calls of CFG) is the same value.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { DType, TypedArray } from '../../compiler/ir/dtype.ts';
-import { type ExternalData, formatShape, type Graph, numel, type Shape, type Value } from '../../compiler/ir/graph.ts';
-import { float16ToNumber, numericData } from '../../compiler/ir/numeric.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { DType, TypedArray } from '../../tensor/ir/dtype.ts';
+import { type ExternalData, formatShape, type Graph, numel, type Shape, type Value } from '../../tensor/ir/graph.ts';
+import { float16ToNumber, numericData } from '../../tensor/ir/numeric.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import { Rng } from './random.ts';
 
 // ------------------------------------------------------------------ initialisers

@@ -5,13 +5,13 @@
 // not change the initial values of the others.
 //
 // The generator core (xoshiro128** step, 53-bit uniform, FNV-1a, Box-Muller radius) is shared
-// with the run's generator in runtime/xoshiro128.ts. The seeding is this module's own and stays
+// with the run's generator in tensor/random/xoshiro128.ts. The seeding is this module's own and stays
 // so: any number or string seed (string seeds hashed, the high bits of large numbers folded in),
 // mixed with an optional stream name, expanded by a stateful splitmix32 with other constants
 // than runtime/random.ts uses. Every initial weight, and so every trained model and measured
 // threshold, depends on it. The draws built on the core are this module's own too: normals take
 // two 53-bit uniforms and keep the pair's second value as a spare, int is floor(uniform * n).
-import { TWO_PI, boxMullerRadius, fnv1a as hashString, uniform53, xoshiroNext } from '../../runtime/xoshiro128.ts';
+import { TWO_PI, boxMullerRadius, fnv1a as hashString, uniform53, xoshiroNext } from '../../tensor/random/xoshiro128.ts';
 
 /** FNV-1a over the UTF-16 code units of a string: the 32-bit hash for deriving seeds. */
 export { hashString };

@@ -1,10 +1,10 @@
 // Nearest upsampling and average pooling over the spatial axes of [N, C, ...].
 // Integer factors are built from Reshape/Expand/ReduceMean (gradients through plain rules);
 // other cases use the Resize / AveragePool ops.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import { spatialList } from '../../compiler/ir/builder.ts';
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import { spatialList } from '../../tensor/ir/builder.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 
 function spatialCheck(b: Builder, x: Value, what: string): number {
   if (x.rank < 3) throw new ShapeError(`in ${b.scope || 'model'}: ${what} expects an input [N, C, spatial...], got ${formatShape(x.shape)}`);

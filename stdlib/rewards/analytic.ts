@@ -3,9 +3,9 @@
 // expect. Image rewards return one value per frame [N]; video rewards take the frames of each
 // video in order ([B * F, 3, H, W], video-major) and return one value per video [B].
 // Square roots get a small epsilon (STD_EPS) inside so their gradient stays finite at 0.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import { formatShape, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import { formatShape, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 
 /** Rec. 601 luma weights. */
 export const LUMA = [0.299, 0.587, 0.114] as const;

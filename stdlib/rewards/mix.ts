@@ -6,8 +6,8 @@
 //   pickscore        mean(|1 - r / 100|)                (r = logit_scale * cos)
 //   tiny_text_align  mean(1 - r)                        (r = cos, as hps)
 //   everything else  -mean(r)                           (analytic rewards, tiny_aesthetic, viclip, ...)
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import type { PlanScalar, RewardTerm } from '../../compiler/plan.ts';
 import { type AnalyticReward, analyticRewards, brightness, colourfulness, contrast, saturation, temporalSmoothness } from './analytic.ts';
 

@@ -6,8 +6,8 @@
 // NOTE: until the project's trained tiny_clip / tiny_aesthetic weights are committed, these are
 // built from the parameter store as it is configured (random init in --tiny smoke runs), so
 // their values carry no meaning yet; the graphs, gradients and loss forms are the real ones.
-import { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import { buildClipImageEncoder, type ClipConfig } from '../models/clip/index.ts';
 import { gelu, linear, type NN } from '../nn/index.ts';
 import { toUnitRange } from './analytic.ts';

@@ -8,8 +8,8 @@
 //
 // The per-step numbers are JS (consistencySamplerSchedule) and enter the step graph as float32
 // scalar inputs, so one `consistency_step` graph serves every step.
-import { Builder } from '../../compiler/ir/builder.ts';
-import { Graph, type Shape, type Value } from '../../compiler/ir/graph.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph, type Shape, type Value } from '../../tensor/ir/graph.ts';
 import { consistencyScalings, consistencyTimesteps } from './consistency.ts';
 import { type Scalar, scalarOf } from './ddim.ts';
 import { defaultAlphasCumprod } from './schedule.ts';

@@ -1,7 +1,7 @@
 // T2V-Turbo / LCM consistency pieces: boundary conditions, the teacher's DDIM solver grid and
 // the multistep consistency sampler's timesteps.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import { type Scalar, scalarOf } from './ddim.ts';
 import { TRAIN_TIMESTEPS } from './schedule.ts';
 

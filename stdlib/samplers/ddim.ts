@@ -5,8 +5,8 @@
 //   x0      = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t)            [/ s_t with use_scale]
 //   sigma_t = eta sqrt((1 - a_prev) / (1 - a_t)) sqrt(1 - a_t / a_prev)
 //   x_prev  = sqrt(a_prev) [s_prev] x0 + sqrt(1 - a_prev - sigma_t^2) eps + sigma_t noise
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 
 export type Scalar = number | Value;
 

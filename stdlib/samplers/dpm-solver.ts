@@ -46,8 +46,8 @@
 // orders are unstable over the few, long last steps of short schedules). `timesteps` and
 // `finalAlpha` can give the DDIM grid instead (ddimTimesteps reversed, abar[0]): at order 1 that
 // is deterministic DDIM step for step.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import { type Scalar, scalarOf } from './ddim.ts';
 import { defaultAlphasCumprod, TRAIN_TIMESTEPS } from './schedule.ts';
 

@@ -1,7 +1,7 @@
 // EDM (Karras et al.) with SVD's v-prediction scaling (sigma_data = 1): JS functions, and the
 // preconditioned denoiser output as IR.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import { type Scalar, scalarOf } from './ddim.ts';
 
 /** Karras sigmas (descending) plus a final 0: (smax^(1/rho) + i/(n-1) (smin^(1/rho) - smax^(1/rho)))^rho. */

@@ -1,7 +1,7 @@
 // Rectified flow (Open-Sora 1.2): x_t = (1 - t/T) x0 + (t/T) eps, the model predicts the
 // velocity x0 - eps; Euler steps from t = T towards 0, on a grid shifted for resolution/length.
-import type { Builder } from '../../compiler/ir/builder.ts';
-import type { Value } from '../../compiler/ir/graph.ts';
+import type { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
 import { type Scalar, scalarOf } from './ddim.ts';
 
 /** r = sqrt(H W / 512^2) * sqrt(T_latent) (pixel height/width, latent frames). */

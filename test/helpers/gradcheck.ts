@@ -5,11 +5,11 @@
 // The checked function is f(inputs) = sum_k sum(cast64(out_k) * W_k) with fixed random W_k,
 // so every element of every output matters and the reduction is done in float64.
 import * as ort from 'onnxruntime-node';
-import { type GradientResult, differentiate } from '../../compiler/autodiff/grad.ts';
-import { emitModel } from '../../compiler/emit/onnx.ts';
-import { Builder } from '../../compiler/ir/builder.ts';
-import { type DType, type TypedArray, dtypes } from '../../compiler/ir/dtype.ts';
-import { Graph, type Shape, type Value } from '../../compiler/ir/graph.ts';
+import { type GradientResult, differentiate } from '../../tensor/autodiff/grad.ts';
+import { emitModel } from '../../tensor/emit/onnx.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { type DType, type TypedArray, dtypes } from '../../tensor/ir/dtype.ts';
+import { Graph, type Shape, type Value } from '../../tensor/ir/graph.ts';
 
 /** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
 export function prng(seed: number): () => number {

@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { emitProgram } from '../../compiler/program/emit.ts';
+import { emitProgram } from '../../tensor/program/emit.ts';
 import { VplError } from '../../runtime/errors.ts';
 import { cudaAvailability, cudaInstallHelp, loadProgram, loadProgramDir, ortSessionOptions } from '../../runtime/session.ts';
-import { seeded, smallProgram } from '../compiler/program/fixtures.ts';
+import { seeded, smallProgram } from '../tensor/program/fixtures.ts';
 import { BATCH, IN, OUT, toyProgram } from './train/toy.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vplc-session-'));

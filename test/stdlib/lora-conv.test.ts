@@ -4,11 +4,11 @@
 // targets `conv` / `proj` on a tiny UNet.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { differentiate } from '../../compiler/autodiff/grad.ts';
-import { emitModel } from '../../compiler/emit/onnx.ts';
-import { evaluate } from '../../compiler/emit/evaluate.ts';
-import { Builder } from '../../compiler/ir/builder.ts';
-import { Graph } from '../../compiler/ir/graph.ts';
+import { differentiate } from '../../tensor/autodiff/grad.ts';
+import { emitModel } from '../../tensor/emit/onnx.ts';
+import { evaluate } from '../../tensor/emit/evaluate.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph } from '../../tensor/ir/graph.ts';
 import { buildUNet3D, tinyVcConfig, type UNet3DConfig } from '../../stdlib/models/unet3d/index.ts';
 import { conv1d, conv2d, ParameterStore } from '../../stdlib/nn/index.ts';
 import { loraMatcher, loraScale, mergeLora, peftKey, withLora } from '../../stdlib/nn/lora.ts';

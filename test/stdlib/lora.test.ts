@@ -1,9 +1,9 @@
 // LoRA: target mapping for the unet3d family, exact no-op at init, the forward formula and the
 // merge against JS references, PEFT names, dropout masks.
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../compiler/emit/evaluate.ts';
-import { Builder } from '../../compiler/ir/builder.ts';
-import { Graph } from '../../compiler/ir/graph.ts';
+import { evaluate } from '../../tensor/emit/evaluate.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph } from '../../tensor/ir/graph.ts';
 import { linear, ParameterStore } from '../../stdlib/nn/index.ts';
 import { loraMatcher, loraScale, mergeLora, peftKey, withLora } from '../../stdlib/nn/lora.ts';
 

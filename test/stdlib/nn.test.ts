@@ -1,11 +1,11 @@
 // nn layers, the parameter store and the PRNG, each run in onnxruntime against a naive JS
 // reference written here.
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../compiler/emit/evaluate.ts';
-import { Builder } from '../../compiler/ir/builder.ts';
-import type { DType } from '../../compiler/ir/dtype.ts';
-import { Graph, type Value } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { evaluate } from '../../tensor/emit/evaluate.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import type { DType } from '../../tensor/ir/dtype.ts';
+import { Graph, type Value } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 import {
   attention,
   avgPool,

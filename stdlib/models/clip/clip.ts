@@ -6,9 +6,9 @@
 //           visual.ln_pre, visual.transformer.resblocks.*, visual.ln_post, visual.proj
 // Pre-LN residual blocks; the text tower uses a causal mask. Each residual block is a
 // rematerialisation segment.
-import type { Value } from '../../../compiler/ir/graph.ts';
-import { formatShape } from '../../../compiler/ir/graph.ts';
-import { ShapeError } from '../../../compiler/ir/ops.ts';
+import type { Value } from '../../../tensor/ir/graph.ts';
+import { formatShape } from '../../../tensor/ir/graph.ts';
+import { ShapeError } from '../../../tensor/ir/ops.ts';
 import { conv2d, embedding, gelu, init, layerNorm, linear, type NN, parameter } from '../../nn/index.ts';
 import type { ClipConfig } from './config.ts';
 

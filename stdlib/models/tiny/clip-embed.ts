@@ -3,9 +3,9 @@
 // UNet's text conditioning. Frames are fed as they come from the generator or a VAE decoder,
 // in [-1, 1] (the tiny CLIP was trained on them without any further normalisation).
 import * as ort from 'onnxruntime-node';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import type { ParameterStore } from '../../nn/index.ts';
 import { tinyClipConfig } from '../clip/config.ts';
 import { buildClipImageEncoder, buildClipTextEncoder } from '../clip/clip.ts';

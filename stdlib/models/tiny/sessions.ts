@@ -5,9 +5,9 @@
 // Layouts: videos are [T, 3, H, W] in [-1, 1] (the generator's); latents are one video's
 // [C, T, h, w] (the UNet's [B, C, T, h, w] without B), already multiplied by the scale factor.
 import * as ort from 'onnxruntime-node';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import { type NN, type ParameterStore, Rng } from '../../nn/index.ts';
 import { ddimSchedule } from '../../samplers/schedule.ts';
 import { framesBack, framesFirst } from '../common.ts';

@@ -35,9 +35,9 @@
 import * as ort from 'onnxruntime-node';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import { backgroundColours, BACKGROUND_COLOURS, COLOURS, type ShapesItem, shapesItem } from '../../data/shapes.ts';
 import { gelu, linear, type NN, type ParameterStore, Rng } from '../../nn/index.ts';
 import { clipImageEmbedding } from '../../rewards/tiny.ts';

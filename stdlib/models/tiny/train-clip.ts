@@ -10,11 +10,11 @@
 //
 //   npx tsx stdlib/models/tiny/train-clip.ts [--minutes 7] [--hard 1|0] [--init first.safetensors] [--out path]
 import { parseArgs } from 'node:util';
-import type { Value } from '../../../compiler/ir/graph.ts';
+import type { Value } from '../../../tensor/ir/graph.ts';
 import { captionFor, MOTIONS, SHAPES, shapesItem } from '../../data/shapes.ts';
 import { readSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { init, parameter, ParameterStore, Rng } from '../../nn/index.ts';
-import type { Builder } from '../../../compiler/ir/builder.ts';
+import type { Builder } from '../../../tensor/ir/builder.ts';
 import { tinyClipConfig } from '../clip/config.ts';
 import { buildClipImageEncoder, buildClipTextEncoder } from '../clip/clip.ts';
 import { tokenize } from '../clip/tiny-tokenizer.ts';

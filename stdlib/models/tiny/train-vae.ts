@@ -9,9 +9,9 @@
 import { parseArgs } from 'node:util';
 import { readSafetensors } from '../../../runtime/weights/safetensors.ts';
 import * as ort from 'onnxruntime-node';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import { ParameterStore, Rng } from '../../nn/index.ts';
 import { buildVaeDecoder, buildVaeEncoder } from '../vae/vae.ts';
 import { tinyVaeConfig } from '../vae/config.ts';

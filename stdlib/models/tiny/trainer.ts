@@ -10,15 +10,15 @@
 //
 // The learning rate is a graph input (`lr`), so schedules need no recompilation.
 import * as ort from 'onnxruntime-node';
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import type { TypedArray } from '../../../compiler/ir/dtype.ts';
-import { Graph, type Value } from '../../../compiler/ir/graph.ts';
-import { adamw } from '../../../compiler/optim/adamw.ts';
-import { clipByGlobalNorm } from '../../../compiler/optim/clip.ts';
-import { eliminateCommonSubexpressions, eliminateDeadCode, foldConstants } from '../../../compiler/passes/index.ts';
-import { numericData } from '../../../compiler/ir/numeric.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import type { TypedArray } from '../../../tensor/ir/dtype.ts';
+import { Graph, type Value } from '../../../tensor/ir/graph.ts';
+import { adamw } from '../../../tensor/optim/adamw.ts';
+import { clipByGlobalNorm } from '../../../tensor/optim/clip.ts';
+import { eliminateCommonSubexpressions, eliminateDeadCode, foldConstants } from '../../../tensor/passes/index.ts';
+import { numericData } from '../../../tensor/ir/numeric.ts';
 import { writeSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { type NN, ParameterStore, type ParameterStoreOptions } from '../../nn/index.ts';
 

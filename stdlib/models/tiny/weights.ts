@@ -9,7 +9,7 @@
 // Keys are the parameter names the model builders ask for (no checkpoint prefix). The files
 // are small (a few hundred KB to ~2 MB), so they are read whole into memory.
 import { fileURLToPath } from 'node:url';
-import type { DType } from '../../../compiler/ir/dtype.ts';
+import type { DType } from '../../../tensor/ir/dtype.ts';
 import { readSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { type CheckpointTensor, ParameterStore, type WeightSource } from '../../nn/index.ts';
 import { tinyVaeConfig, type VaeConfig } from '../vae/config.ts';

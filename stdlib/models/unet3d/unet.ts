@@ -9,9 +9,9 @@
 //   (upsample), out.{0,2}. A ResBlock holds in_layers.{0,2}, emb_layers.1, out_layers.{0,3},
 //   skip_connection and `temopral_conv.conv{1..4}` (sic: the checkpoint's spelling).
 // Every ResBlock and transformer is a rematerialisation segment named by its scope.
-import type { Value } from '../../../compiler/ir/graph.ts';
-import { formatShape } from '../../../compiler/ir/graph.ts';
-import { ShapeError } from '../../../compiler/ir/ops.ts';
+import type { Value } from '../../../tensor/ir/graph.ts';
+import { formatShape } from '../../../tensor/ir/graph.ts';
+import { ShapeError } from '../../../tensor/ir/ops.ts';
 import { attention, conv2d, conv3d, feedForward, groupNorm, init, layerNorm, linear, type NN, silu, sinusoidalTimestepEmbedding, upsampleNearest } from '../../nn/index.ts';
 import type { ConvHook } from '../../nn/conv.ts';
 import { channelsFirst, channelsLast, framesBack, framesFirst, pointwise, repeatInterleave } from '../common.ts';

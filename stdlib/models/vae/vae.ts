@@ -5,9 +5,9 @@
 //   decoder.mid.*, decoder.up.{i}.block.{j}.*, decoder.up.{i}.upsample.conv, decoder.norm_out,
 //   decoder.conv_out; mid attention holds norm, q, k, v, proj_out (1x1 convs).
 // Every ResnetBlock and attention block is a rematerialisation segment.
-import type { Value } from '../../../compiler/ir/graph.ts';
-import { formatShape } from '../../../compiler/ir/graph.ts';
-import { ShapeError } from '../../../compiler/ir/ops.ts';
+import type { Value } from '../../../tensor/ir/graph.ts';
+import { formatShape } from '../../../tensor/ir/graph.ts';
+import { ShapeError } from '../../../tensor/ir/ops.ts';
 import { conv2d, groupNorm, type NN, silu, upsampleNearest } from '../../nn/index.ts';
 import { channelsFirst, channelsLast, framesBack, framesFirst, pointwise } from '../common.ts';
 import { type VaeConfig, vaeSpatialStride } from './config.ts';

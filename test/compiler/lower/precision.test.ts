@@ -4,8 +4,8 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import type { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import type { Graph } from '../../../tensor/ir/graph.ts';
 import { lowerReward } from '../../../compiler/lower/index.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
 

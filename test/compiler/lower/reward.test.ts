@@ -5,8 +5,8 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import type { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import type { Graph } from '../../../tensor/ir/graph.ts';
 import { decodeFrames, type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
 import type { Plan } from '../../../compiler/plan.ts';
 import { addDecodeAll } from '../../../runtime/methods/setup.ts';

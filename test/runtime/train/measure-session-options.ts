@@ -4,11 +4,11 @@
 //   node --import tsx test/runtime/train/measure-session-options.ts
 import * as os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { adamw } from '../../../compiler/optim/adamw.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { adamw } from '../../../tensor/optim/adamw.ts';
 import { ortSessionOptions, type SessionOptions } from '../../../runtime/session.ts';
 import { Rng } from '../../../runtime/random.ts';
 

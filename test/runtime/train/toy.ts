@@ -4,11 +4,11 @@
 //   apply_step: w, b, m_*, v_*, opt_step, g_w, g_b -> new w, b, m_*, v_*, opt_step   (AdamW)
 // Data are drawn from the run's generator (stream 'data'), so a run is a function of its seed.
 // Used in-process by the tests and as a child process (child.ts) for kill -9 and SIGINT.
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { adamw } from '../../../compiler/optim/adamw.ts';
-import type { Program } from '../../../compiler/program/program.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { adamw } from '../../../tensor/optim/adamw.ts';
+import type { Program } from '../../../tensor/program/program.ts';
 import { loadProgram, type ProgramSessions } from '../../../runtime/session.ts';
 import type { TrainOptions, TensorState } from '../../../runtime/train/index.ts';
 

@@ -1,9 +1,9 @@
 // Shared setup of the model-family tests: a builder + parameter store, deterministic feeds,
 // and one onnxruntime run.
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import type { DType, TypedArray } from '../../../compiler/ir/dtype.ts';
-import { Graph, type Value } from '../../../compiler/ir/graph.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import type { DType, TypedArray } from '../../../tensor/ir/dtype.ts';
+import { Graph, type Value } from '../../../tensor/ir/graph.ts';
 import { type NN, ParameterStore, type ParameterStoreOptions, Rng } from '../../../stdlib/nn/index.ts';
 
 export interface Harness {

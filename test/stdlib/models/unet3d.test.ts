@@ -1,8 +1,8 @@
 // The VideoCrafter2-family 3D UNet: the tiny config runs in onnxruntime; the full-size
 // config builds (shapes only) with the real checkpoint's parameter names and size.
 import { describe, expect, it } from 'vitest';
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { ShapeError } from '../../../compiler/ir/ops.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { ShapeError } from '../../../tensor/ir/ops.ts';
 import { buildUNet3D, temporalConvBlock, tinyVcConfig, type UNet3DConfig, videocrafter2Config } from '../../../stdlib/models/unet3d/index.ts';
 import { ParameterStore } from '../../../stdlib/nn/index.ts';
 import { allFinite, harness, initializerBytes, maxAbs, maxDiff } from './helpers.ts';

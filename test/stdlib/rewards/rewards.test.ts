@@ -1,9 +1,9 @@
 // Analytic rewards and the reward mix: values against JS references of the formulas, gradients
 // against finite differences (float64), loss forms per METHODS.md.
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph, type Value } from '../../../compiler/ir/graph.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph, type Value } from '../../../tensor/ir/graph.ts';
 import type { RewardTerm } from '../../../compiler/plan.ts';
 import {
   type AnalyticReward,

@@ -2,9 +2,9 @@
 // numbers and formulas, the IR step against a JS reference, and the step graph chained over the
 // 4-step schedule in onnxruntime against a JS loop (with a toy student).
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import {
   buildConsistencyStepGraph,
   consistencySamplerSchedule,

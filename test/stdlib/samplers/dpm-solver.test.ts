@@ -8,9 +8,9 @@
 // 1 - a), and the probability-flow ODE maps x at alpha-bar a to x * sqrt(a' s^2 + 1 - a') /
 // sqrt(a s^2 + 1 - a) at a'.
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import {
   ddimSchedule,
   ddimStepReference,

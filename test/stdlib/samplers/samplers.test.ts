@@ -1,9 +1,9 @@
 // Samplers: schedules and grids against the numbers in METHODS.md and closed forms, and the IR
 // updates (DDIM, CFG, consistency, flow, EDM) run in onnxruntime against JS references.
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import {
   addNoise,
   alphasCumprod,

@@ -4,9 +4,9 @@
 // keys, and the reward ranks crisp held-out shapes frames above blurred + desaturated versions.
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import { tinyClipConfig } from '../../../stdlib/models/clip/config.ts';
 import { FRAME_SIZE, HELDOUT_SEED, SIZE, videoPool } from '../../../stdlib/models/tiny/data.ts';
 import { CLEAN, degradedFrame } from '../../../stdlib/models/tiny/train-aesthetic.ts';

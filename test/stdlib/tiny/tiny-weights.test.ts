@@ -3,8 +3,8 @@
 // shapes videos (thresholds: the values train-*.ts measured, minus a margin; see README.md).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as ort from 'onnxruntime-node';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
 import { captionFor, COLOUR_NAMES } from '../../../stdlib/data/shapes.ts';
 import { tinyClipConfig } from '../../../stdlib/models/clip/config.ts';
 import { buildClipImageEncoder, buildClipTextEncoder } from '../../../stdlib/models/clip/clip.ts';

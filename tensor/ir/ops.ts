@@ -190,7 +190,7 @@ export const opSchemas: Record<string, OpSchema> = {
   Floor: unary,
   Sign: unary,
   Identity: unary,
-  // integer remainder (fmod = 0): the in-graph counter-based PRNG (compiler/optim/random.ts) uses it
+  // integer remainder (fmod = 0): the in-graph counter-based PRNG (tensor/optim/random.ts) uses it
   Mod: { attributes: { fmod: 'int' }, infer: ([a, b]) => [{ dtype: sameDType([a, b], 'Mod'), shape: broadcastShapes(a.shape, b.shape) }] },
   // control flow: Loop(M, cond, carried...) with a `body` graph (iter, cond, carried...) -> (cond, carried...).
   // Only loop-carried values (no scan outputs), so output types are the carried inputs' types.

@@ -1,10 +1,10 @@
 // Small programs for the program and checker tests.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { buildLoopGraph, buildStepGraph } from '../../../compiler/optim/loop.ts';
-import type { Program } from '../../../compiler/program/program.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { buildLoopGraph, buildStepGraph } from '../../../tensor/optim/loop.ts';
+import type { Program } from '../../../tensor/program/program.ts';
 import { mlpSpec, seeded } from '../optim/mlp.ts';
 
 /**

@@ -1,7 +1,7 @@
 // Constant folding (in place, async): a node whose inputs are all small inline initializers is
 // evaluated at compile time and its outputs become initializers. Ops whose float32 result is
 // exactly reproducible in JS (IEEE + - * / sqrt, comparisons, data movement, casts) are evaluated
-// here; any other op goes through onnxruntime (compiler/emit/evaluate.ts), so folded values are
+// here; any other op goes through onnxruntime (tensor/emit/evaluate.ts), so folded values are
 // bit-identical to what the runtime would compute. Large constants (inputs over
 // `maxInputElements` or outputs over `maxOutputElements`) are kept as nodes: folding an Expand
 // of a scalar to a big shape would only bloat the model. Random ops and nodes with subgraphs or

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../compiler/emit/evaluate.ts';
-import { Builder } from '../../compiler/ir/builder.ts';
-import { Graph } from '../../compiler/ir/graph.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { evaluate } from '../../tensor/emit/evaluate.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import { Graph } from '../../tensor/ir/graph.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 
 describe('emission', () => {
   it('runs a small graph with constant-input ops (Reshape, ReduceSum, Slice) in onnxruntime', async () => {

@@ -13,7 +13,7 @@
 // The key mixes seed, step and stream with the same rounds. Uniforms are (h + 1) / 2^31 in
 // (0, 1]; normals by Box-Muller z = sqrt(-2 ln u1) cos(2 pi u2) from the hashes of counters 2i
 // and 2i + 1. Checked on 10^4 samples: mean, variance, kurtosis and lag-1 correlation within
-// sampling error (test/compiler/optim/loop.test.ts). Ample for diffusion noise; it is not a
+// sampling error (test/tensor/optim/loop.test.ts). Ample for diffusion noise; it is not a
 // cryptographic or Philox-grade generator.
 import type { Builder } from '../ir/builder.ts';
 import type { Shape, Value } from '../ir/graph.ts';

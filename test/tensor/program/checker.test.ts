@@ -4,11 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { emitModel } from '../../../compiler/emit/onnx.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { lowerPrecision } from '../../../compiler/optim/precision.ts';
-import { emitProgram } from '../../../compiler/program/emit.ts';
+import { emitModel } from '../../../tensor/emit/onnx.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { lowerPrecision } from '../../../tensor/optim/precision.ts';
+import { emitProgram } from '../../../tensor/program/emit.ts';
 import { smallProgram } from './fixtures.ts';
 
 const PYTHON = '/usr/bin/python3';

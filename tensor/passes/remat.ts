@@ -10,7 +10,7 @@
 // this, the forward originals die at their last forward use, so during the backward pass only the
 // boundary values of all segments plus one segment's recomputation are alive.
 // Recomputation must be deterministic: ops named Random* inside a segment are an error (the
-// stdlib draws noise from seeds with compiler/optim/random.ts, which is deterministic).
+// stdlib draws noise from seeds with tensor/optim/random.ts, which is deterministic).
 import type { Graph, Node, Value } from '../ir/graph.ts';
 import { nodeUses } from './util.ts';
 

@@ -1,12 +1,12 @@
 // Every forward op of the table, emitted at opset 17 and run in onnxruntime, against a naive
 // JS reference written here (loops over indices, no shared code with the compiler).
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../compiler/emit/evaluate.ts';
-import { Builder } from '../../compiler/ir/builder.ts';
-import type { DType } from '../../compiler/ir/dtype.ts';
-import { Graph, type Value } from '../../compiler/ir/graph.ts';
-import { float16Bits, float16ToNumber } from '../../compiler/ir/numeric.ts';
-import { ShapeError } from '../../compiler/ir/ops.ts';
+import { evaluate } from '../../tensor/emit/evaluate.ts';
+import { Builder } from '../../tensor/ir/builder.ts';
+import type { DType } from '../../tensor/ir/dtype.ts';
+import { Graph, type Value } from '../../tensor/ir/graph.ts';
+import { float16Bits, float16ToNumber } from '../../tensor/ir/numeric.ts';
+import { ShapeError } from '../../tensor/ir/ops.ts';
 
 // ------------------------------------------------------------------ reference helpers
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { buildLoopGraph, buildStepGraph } from '../../../compiler/optim/loop.ts';
-import { hashCounters, hashJs, noiseKey, noiseKeyJs, normalNoise } from '../../../compiler/optim/random.ts';
-import { validate } from '../../../compiler/passes/validate.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { buildLoopGraph, buildStepGraph } from '../../../tensor/optim/loop.ts';
+import { hashCounters, hashJs, noiseKey, noiseKeyJs, normalNoise } from '../../../tensor/optim/random.ts';
+import { validate } from '../../../tensor/passes/validate.ts';
 import { BATCH, IN, initialState, mlpData, mlpSpec } from './mlp.ts';
 
 describe('in-graph PRNG', () => {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { accumulateWithFlag } from '../../../compiler/optim/accumulate.ts';
-import { adamw, adamwReference } from '../../../compiler/optim/adamw.ts';
-import { clipByGlobalNorm } from '../../../compiler/optim/clip.ts';
-import { buildStepGraph } from '../../../compiler/optim/loop.ts';
-import { validate } from '../../../compiler/passes/validate.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { accumulateWithFlag } from '../../../tensor/optim/accumulate.ts';
+import { adamw, adamwReference } from '../../../tensor/optim/adamw.ts';
+import { clipByGlobalNorm } from '../../../tensor/optim/clip.ts';
+import { buildStepGraph } from '../../../tensor/optim/loop.ts';
+import { validate } from '../../../tensor/passes/validate.ts';
 import { initialState, mlpData, mlpSpec, seeded } from './mlp.ts';
 
 const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];

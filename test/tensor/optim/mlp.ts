@@ -1,11 +1,11 @@
 // A 2-layer MLP training step shared by the optimizer, loop and program tests.
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import type { Builder } from '../../../compiler/ir/builder.ts';
-import type { Value } from '../../../compiler/ir/graph.ts';
-import { adamw } from '../../../compiler/optim/adamw.ts';
-import { clipByGlobalNorm } from '../../../compiler/optim/clip.ts';
-import type { StepSpec } from '../../../compiler/optim/loop.ts';
-import { normalNoise } from '../../../compiler/optim/random.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import type { Builder } from '../../../tensor/ir/builder.ts';
+import type { Value } from '../../../tensor/ir/graph.ts';
+import { adamw } from '../../../tensor/optim/adamw.ts';
+import { clipByGlobalNorm } from '../../../tensor/optim/clip.ts';
+import type { StepSpec } from '../../../tensor/optim/loop.ts';
+import { normalNoise } from '../../../tensor/optim/random.ts';
 
 export const BATCH = 16;
 export const IN = 4;

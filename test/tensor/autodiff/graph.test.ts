@@ -1,11 +1,11 @@
 // Whole-graph behaviour of reverse mode: composite models against finite differences,
 // accumulation over consumers, stopGradient, zeros for unreachable wrt, pruning, seeds.
 import { describe, expect, it } from 'vitest';
-import { differentiate, gradients, isStopGradient, stopGradient } from '../../../compiler/autodiff/grad.ts';
-import { UnsupportedGradientError } from '../../../compiler/autodiff/vjp.ts';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph, type Node, type Value } from '../../../compiler/ir/graph.ts';
+import { differentiate, gradients, isStopGradient, stopGradient } from '../../../tensor/autodiff/grad.ts';
+import { UnsupportedGradientError } from '../../../tensor/autodiff/vjp.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph, type Node, type Value } from '../../../tensor/ir/graph.ts';
 import { attention, conv, gelu, groupNorm, layerNorm, linear, ParameterStore, silu } from '../../../stdlib/nn/index.ts';
 import { gradcheck, prng } from '../../helpers/gradcheck.ts';
 

@@ -2,7 +2,7 @@
 //
 // Op names are ONNX op types (Add, MatMul, Conv, ...): the IR is close to what we emit, so
 // emission is a direct mapping and each VJP rule is written once per ONNX op. Composite
-// layers (linear, attention, group norm) are built from these ops by compiler/ir/builder.ts.
+// layers (linear, attention, group norm) are built from these ops by tensor/ir/builder.ts.
 import type { DType, TypedArray } from './dtype.ts';
 
 export type Shape = readonly number[];

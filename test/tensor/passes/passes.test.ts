@@ -1,16 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph, type Value } from '../../../compiler/ir/graph.ts';
-import { eliminateCommonSubexpressions } from '../../../compiler/passes/cse.ts';
-import { eliminateDeadCode } from '../../../compiler/passes/dce.ts';
-import { foldConstants } from '../../../compiler/passes/fold.ts';
-import { runPasses, type Pass } from '../../../compiler/passes/index.ts';
-import { peakMemory } from '../../../compiler/passes/liveness.ts';
-import { rematerialize } from '../../../compiler/passes/remat.ts';
-import { scheduleForMemory } from '../../../compiler/passes/schedule.ts';
-import { ValidationError, validate, validationProblems } from '../../../compiler/passes/validate.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph, type Value } from '../../../tensor/ir/graph.ts';
+import { eliminateCommonSubexpressions } from '../../../tensor/passes/cse.ts';
+import { eliminateDeadCode } from '../../../tensor/passes/dce.ts';
+import { foldConstants } from '../../../tensor/passes/fold.ts';
+import { runPasses, type Pass } from '../../../tensor/passes/index.ts';
+import { peakMemory } from '../../../tensor/passes/liveness.ts';
+import { rematerialize } from '../../../tensor/passes/remat.ts';
+import { scheduleForMemory } from '../../../tensor/passes/schedule.ts';
+import { ValidationError, validate, validationProblems } from '../../../tensor/passes/validate.ts';
 
 function seeded(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { gradients } from '../../../compiler/autodiff/grad.ts';
-import { evaluate } from '../../../compiler/emit/evaluate.ts';
-import { Builder } from '../../../compiler/ir/builder.ts';
-import { Graph } from '../../../compiler/ir/graph.ts';
-import { defaultPrecision, lowerPrecision, scaleLoss, unscaleGradients, updateLossScale } from '../../../compiler/optim/precision.ts';
-import { validate } from '../../../compiler/passes/validate.ts';
+import { gradients } from '../../../tensor/autodiff/grad.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { defaultPrecision, lowerPrecision, scaleLoss, unscaleGradients, updateLossScale } from '../../../tensor/optim/precision.ts';
+import { validate } from '../../../tensor/passes/validate.ts';
 import { seeded } from './mlp.ts';
 
 function mlp(): { graph: Graph; w1: string; w2: string } {

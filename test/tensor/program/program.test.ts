@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileCached } from '../../../compiler/program/cache.ts';
-import { emitProgram } from '../../../compiler/program/emit.ts';
+import { compileCached } from '../../../tensor/program/cache.ts';
+import { emitProgram } from '../../../tensor/program/emit.ts';
 import { smallProgram, seeded } from './fixtures.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vplc-program-'));

@@ -7,7 +7,7 @@
 // - data: the Loop graph takes each data input stacked over the N steps ([N, ...shape]) and the
 //   body takes row `i` with Gather(stacked, i);
 // - noise: drawn in the graph from the `seed` input and the global step number
-//   (compiler/optim/random.ts: counter-based hash + Box-Muller), so it does not depend on how
+//   (tensor/optim/random.ts: counter-based hash + Box-Muller), so it does not depend on how
 //   the steps are grouped into runs.
 // Interfaces (names are the spec's):
 //   single step:  step (int64 []), seed (int64 []), ...state, ...data, ...shared  ->  ...state'
