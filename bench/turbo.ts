@@ -32,19 +32,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkFile } from '../compiler/check/index.ts';
 import { lower } from '../compiler/lower/index.ts';
 import type { Plan } from '../compiler/plan.ts';
-import { ConsistencyEngine } from '../runtime/methods/consistency-engine.ts';
-import { setupConsistency } from '../runtime/methods/consistency-setup.ts';
-import { type ProbeValues, readConsistencyState, runConsistency, samplingGuidance, validationCaptions } from '../runtime/methods/consistency.ts';
-import { type DecodedBatch, RewardEngine, splitVideos } from '../runtime/methods/engine.ts';
-import { totalReward } from '../runtime/methods/reward.ts';
-import { baseLoraState } from '../runtime/methods/sample.ts';
-import { addDecodeAll } from '../runtime/methods/setup.ts';
+import { ConsistencyEngine } from '../runtime/methods/consistency/engine.ts';
+import { setupConsistency } from '../runtime/methods/consistency/setup.ts';
+import { type ProbeValues, readConsistencyState, runConsistency, samplingGuidance, validationCaptions } from '../runtime/methods/consistency/run.ts';
+import { type DecodedBatch, RewardEngine } from '../runtime/methods/reward/engine.ts';
 import { Rng } from '../runtime/random.ts';
 import { slugify, writeVideo } from '../runtime/media/video.ts';
 import { writeReport } from '../runtime/report/report.ts';
 import { loadProgram } from '../runtime/session.ts';
 import { shapesItem } from '../stdlib/data/shapes.ts';
 import { median } from './common.ts';
+import { splitVideos, totalReward } from '../runtime/methods/common/videos.ts';
+import { baseLoraState } from '../runtime/methods/common/state.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name: string) => {
@@ -120,7 +119,6 @@ async function main() {
     const p = teacherPlan(steps);
     const lowered = lower(p, { tiny: setup.mode === 'tiny-random', build: setup.build, ...(setup.weights ? { weights: setup.weights } : {}) });
     delete lowered.program.graphs.train_step;
-    addDecodeAll(p, lowered, setup.build);
     const sessions = await loadProgram(lowered.program, { cacheRoot });
     return { engine: new RewardEngine(p, lowered, sessions), state: baseLoraState(lowered), sessions };
   };

@@ -183,7 +183,7 @@ export async function exportVaderForTorch(dir: string, step: VaderStep, feeds: R
   if (terms.length !== 1 || terms[0].reward !== 'brightness') throw new Error('bench plan: the torch twin implements the brightness reward only');
   const opt = plan.train.optimizer;
   const config = {
-    unet: { ...mb.unet, zeroInit: false }, // the lowering's --tiny build
+    unet: { ...mb.denoiser, zeroInit: false }, // the lowering's --tiny build
     vae: mb.vae,
     lora: { rank: plan.lora.rank, alpha: plan.lora.alpha, names: step.lora },
     guidance: plan.sampler.guidance,

@@ -1,4 +1,4 @@
-// The tiny VADER train_step (compiler/lower/reward.ts, plan in bench/vader.ts) against its
+// The tiny VADER train_step (compiler/methods/reward/lower.ts, plan in bench/vader.ts) against its
 // PyTorch twin bench/vader_torch.py, from the same weights and inputs:
 //
 //   npx tsx bench/vader_step.ts [--check-only | --no-check] [--remat true|false] [--ort all|basic|disabled] [--steps 3]

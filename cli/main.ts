@@ -13,7 +13,7 @@ import { registerDiff, registerTextconv } from './commands/diff.ts';
 import { registerLsp } from './commands/lsp.ts';
 import { ExitCode } from './exit-codes.ts';
 import { processTerminal, type Terminal, write } from './terminal.ts';
-import { VplError } from '../runtime/errors.ts';
+import { VplError } from '../diagnostics/error.ts';
 
 export const version = '0.1.0';
 

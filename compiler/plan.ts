@@ -7,7 +7,7 @@
 // semantic diff, hover and overrides all speak in those paths.
 import { createHash } from 'node:crypto';
 import type { Span } from '../grammar/ast.ts';
-import type { ModelFamily, PredictionType } from '../stdlib/catalogue/index.ts';
+import type { ModelFamily, PredictionType, RewardTerm } from '../stdlib/catalogue/index.ts';
 
 export interface Size {
   height: number;
@@ -68,12 +68,8 @@ export type SamplerPlan =
   | { name: 'edm_euler'; steps: number; sigma_min: number; sigma_max: number; rho: number; guidance_min: number; guidance_max: number }
   | { name: 'consistency'; steps: number; guidance: number };
 
-export interface RewardTerm {
-  reward: string;
-  weight: number;
-  /** The reward's parameters, every one filled (defaults included). */
-  params: Record<string, PlanScalar>;
-}
+/** One weighted reward of a mix: defined with the rewards (stdlib/catalogue/rewards.ts). */
+export type { RewardTerm };
 
 export type DecodePlan = { mode: 'random'; k: number } | { mode: 'frame'; i: number } | { mode: 'every'; n: number } | { mode: 'all' };
 export type BackpropPlan = { mode: 'last'; k: number } | { mode: 'random' } | { mode: 'all' };

@@ -1,5 +1,5 @@
 // A diagnostic: one problem found in a pipeline, with where it is and how to fix it.
-import type { Span } from '../grammar/ast.ts';
+import type { Span } from './span.ts';
 import { catalogue, type DiagnosticCode } from './catalogue.ts';
 
 export type Severity = 'error' | 'warning' | 'info';

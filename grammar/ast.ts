@@ -1,21 +1,9 @@
 // The .vpl syntax tree. Every node carries the span of source text it came from, so the
 // checker, the formatter and the language server can point at the exact place.
+import type { Span } from '../diagnostics/span.ts';
 
-export interface Position {
-  /** 0-based character offset into the source text. */
-  offset: number;
-  /** 1-based line. */
-  line: number;
-  /** 1-based column, counted in UTF-16 code units. */
-  column: number;
-}
-
-export interface Span {
-  file: string;
-  start: Position;
-  /** Exclusive end. */
-  end: Position;
-}
+// Spans live in diagnostics/ (grammar depends on diagnostics, never the reverse).
+export type { Position, Span } from '../diagnostics/span.ts';
 
 /** A `# ...` comment, kept so the formatter never drops what a user wrote. */
 export interface Comment {

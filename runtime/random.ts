@@ -25,7 +25,7 @@
 // xoshiro128** (Blackman & Vigna) passes BigCrush except linear-complexity tests on the low
 // bits; ample for noise and sampling, not for cryptography.
 import type { RngState } from './checkpoint/state.ts';
-import { VplError } from './errors.ts';
+import { VplError } from '../diagnostics/error.ts';
 import { TWO_PI, boxMullerRadius, fnv1a, uniform53, xoshiroNext } from '../tensor/random/xoshiro128.ts';
 
 export const rngAlgorithm = 'xoshiro128**/splitmix32/v1';

@@ -33,7 +33,7 @@ import { dtypes, type DType, type TypedArray } from '../tensor/ir/dtype.ts';
 import { compileCached } from '../tensor/program/cache.ts';
 import { planEmission } from '../tensor/program/emit.ts';
 import type { Program, ProgramJson, TensorSpec } from '../tensor/program/program.ts';
-import { VplError } from './errors.ts';
+import { VplError } from '../diagnostics/error.ts';
 
 export type Device = 'cpu' | 'cuda';
 

@@ -24,11 +24,11 @@ export function registerCompile(program: Command, context: CommandContext): void
       const { terminal } = context;
       const plan = checkedPlan('compile', file, rest, context);
       if (!plan) return;
-      const { lowered, problem, notes } = await lowerForCommand(plan, { tiny: options.tiny === true });
+      const { lowered, problem, code, notes } = await lowerForCommand(plan, { tiny: options.tiny === true });
       // --tiny on a full-size model: what the smoke build changed, as `vplc run --tiny` prints it
       writeNotes(terminal.err, notes);
       if (!lowered) {
-        write(terminal.err, `${displayFile(file, terminal.cwd)}: error VPL6001: ${problem}`);
+        write(terminal.err, `${displayFile(file, terminal.cwd)}: error ${code}: ${problem}`);
         context.setExitCode(ExitCode.diagnostics);
         return;
       }

@@ -4,13 +4,14 @@
 // and `fmt` start without loading it.
 //
 // --tiny on a full-size model (videocrafter2, modelscope) shrinks the pipeline exactly as
-// `vplc run --tiny` does (runtime/methods/tiny-stand-in.ts): small networks of its family at
+// `vplc run --tiny` does (compiler/tiny/stand-in.ts): small networks of its family at
 // 32x32, few frames, stand-in rewards. The changes come back as `notes`, which the commands
 // print as `note: ...` lines on stderr (or put in the JSON). tiny_vc is compiled as it is.
 import type { LoweredProgram } from '../../compiler/lower/index.ts';
 import { type GraphFigures, graphFigures } from '../../compiler/figures.ts';
 import type { Plan } from '../../compiler/plan.ts';
 import type { ModelBuild } from '../../stdlib/models/registry.ts';
+import type { DiagnosticCode } from '../../diagnostics/catalogue.ts';
 import type { Writable } from 'node:stream';
 import { write } from '../terminal.ts';
 
@@ -18,6 +19,8 @@ export interface LoweringOutcome {
   lowered?: LoweredProgram;
   /** Why the plan could not be lowered, in a user's words, with the fix. */
   problem?: string;
+  /** The catalogue code of the problem (the code `vplc run` reports for the same problem). */
+  code?: DiagnosticCode;
   /** What a --tiny smoke build changed in the pipeline (empty for tiny_vc), as `vplc run --tiny` lists them. */
   notes: string[];
   /** The plan that was lowered (the shrunk one for --tiny on a full-size model). */
@@ -25,21 +28,40 @@ export interface LoweringOutcome {
 }
 
 export async function lowerForCommand(plan: Plan, options: { tiny: boolean }): Promise<LoweringOutcome> {
+  const { lower, LoweringError, compilerMethods } = await import('../../compiler/lower/index.ts');
+  const { needsTinyStandIn } = await import('../../compiler/tiny/stand-in.ts');
+  const refused = (error: unknown, notes: string[], p: Plan): LoweringOutcome => {
+    if (!(error instanceof LoweringError)) throw error;
+    const code: DiagnosticCode = p.objective.name in compilerMethods ? 'VPL7132' : 'VPL7131';
+    return { problem: error.message, code, notes, plan: p };
+  };
+  if (!options.tiny && !needsTinyStandIn(plan)) {
+    // the tiny world ships its weights: compile it as `vplc run` trains it
+    const { modelBuild } = await import('../../stdlib/models/registry.ts');
+    const { openTinyWorld } = await import('../../runtime/weights/tiny-world.ts');
+    const world = await openTinyWorld(modelBuild(plan.model.name));
+    if (world) {
+      try {
+        return { lowered: lower(plan, { build: world.build, weights: world.weights }), notes: [], plan };
+      } catch (error) {
+        return refused(error, [], plan);
+      }
+    }
+  }
   if (!options.tiny) {
     const where = plan.model.weights ? `'${plan.model.weights}'` : `the weights of '${plan.model.name}'`;
     return {
       problem: `compiling the full-size model needs ${where}, which this command does not load yet; use --tiny for the same pipeline on random-initialised small versions of its model families`,
+      code: 'VPL7130',
       notes: [],
       plan,
     };
   }
-  const { lower, LoweringError } = await import('../../compiler/lower/index.ts');
   const shrunk = await tinyStandInFor(plan);
   try {
     return { lowered: lower(shrunk.plan, { tiny: true, ...(shrunk.build ? { build: shrunk.build } : {}) }), notes: shrunk.notes, plan: shrunk.plan };
   } catch (error) {
-    if (error instanceof LoweringError) return { problem: error.message, notes: shrunk.notes, plan: shrunk.plan };
-    throw error;
+    return refused(error, shrunk.notes, shrunk.plan);
   }
 }
 
@@ -49,7 +71,7 @@ export async function lowerForCommand(plan: Plan, options: { tiny: boolean }): P
  * lowering then says what is missing).
  */
 async function tinyStandInFor(plan: Plan): Promise<{ plan: Plan; build?: ModelBuild; notes: string[] }> {
-  const { canShrink, needsTinyStandIn, tinyStandIn } = await import('../../runtime/methods/tiny-stand-in.ts');
+  const { canShrink, needsTinyStandIn, tinyStandIn } = await import('../../compiler/tiny/stand-in.ts');
   if (!needsTinyStandIn(plan) || !canShrink(plan)) return { plan, notes: [] };
   const { modelBuild, ModelNotBuiltError } = await import('../../stdlib/models/registry.ts');
   let base: ModelBuild;
@@ -70,7 +92,7 @@ export function writeNotes(stream: Writable, notes: readonly string[], prefix = 
 /** Graph figures of a plan's compiled program, or why there are none. */
 export interface CompiledFigures {
   tiny: boolean;
-  /** Why there are no graph figures (the pipeline could not be lowered). */
+  /** Why there are no graph figures (the pipeline could not be lowered), after its code. */
   problem?: string;
   /** What --tiny changed to compile a full-size model small (absent when nothing changed). */
   notes?: string[];
@@ -79,9 +101,9 @@ export interface CompiledFigures {
 }
 
 export async function compiledFigures(plan: Plan, tiny: boolean): Promise<CompiledFigures> {
-  const { lowered, problem, notes } = await lowerForCommand(plan, { tiny });
+  const { lowered, problem, code, notes } = await lowerForCommand(plan, { tiny });
   const noted = notes.length > 0 ? { notes } : {};
-  if (!lowered) return { tiny, problem, ...noted };
+  if (!lowered) return { tiny, problem: `${code}: ${problem}`, ...noted };
   const state = new Set(lowered.trainable.map((p) => p.name));
   const isState = (name: string) => state.has(name) || name.startsWith('adam.') || name.startsWith('acc.');
   return {

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { VplError } from '../../runtime/errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { ReportError, writeReport } from '../../runtime/report/report.ts';
 import type { CommandContext } from '../main.ts';
 import { write } from '../terminal.ts';

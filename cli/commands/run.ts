@@ -11,9 +11,8 @@ import type { Command } from 'commander';
 import { checkFile } from '../../compiler/check/index.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
-import { VplError } from '../../runtime/errors.ts';
-import { runReward } from '../../runtime/methods/reward.ts';
-import { setupReward } from '../../runtime/methods/setup.ts';
+import { VplError } from '../../diagnostics/error.ts';
+import { runtimeMethodFor } from '../../runtime/methods/registry.ts';
 import type { Device } from '../../runtime/session.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -64,29 +63,13 @@ export function registerRun(program: Command, context: CommandContext): void {
         context.setExitCode(ExitCode.diagnostics);
         return;
       }
-      const plan = result.plan;
-      const runDir = path.resolve(terminal.cwd, plan.output.dir);
-      if (plan.objective.name === 'consistency') {
-        // T2V-Turbo: runtime/methods/consistency.ts
-        const { setupConsistency } = await import('../../runtime/methods/consistency-setup.ts');
-        const { runConsistency } = await import('../../runtime/methods/consistency.ts');
-        const cs = await setupConsistency(plan, { tiny: options.tiny === true });
-        for (const note of cs.notes) write(terminal.err, `note: ${note}`);
-        write(terminal.err, `compiling ${displayFile(plan.file, terminal.cwd)} ...`);
-        const done = await runConsistency({
-          setup: cs, runDir, pipelineFile: plan.file, fresh: options.fresh === true, device,
-          ...(steps === undefined ? {} : { steps }),
-          stderr: terminal.err, env: terminal.env, cacheRoot: path.join(terminal.cwd, '.cache', 'vplc'),
-        });
-        context.setExitCode(done.exitCode);
-        return;
-      }
-      const setup = await setupReward(plan, { device, tiny: options.tiny === true, env: terminal.env, cwd: terminal.cwd });
-      for (const note of setup.notes) write(terminal.err, `note: ${note}`);
+      const method = runtimeMethodFor(result.plan, 'vplc run');
+      const prepared = await method.prepare(result.plan, { device, tiny: options.tiny === true, env: terminal.env, cwd: terminal.cwd });
+      const plan = prepared.plan;
+      for (const note of prepared.notes) write(terminal.err, `note: ${note}`);
       write(terminal.err, `compiling ${displayFile(plan.file, terminal.cwd)} ...`);
-      const outcome = await runReward({
-        setup,
-        runDir,
+      const outcome = await prepared.run({
+        runDir: path.resolve(terminal.cwd, plan.output.dir),
         pipelineFile: plan.file,
         fresh: options.fresh === true,
         device,

@@ -7,14 +7,13 @@ import type { Command } from 'commander';
 import { checkFile } from '../../compiler/check/index.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { renderDiagnostics } from '../../diagnostics/render.ts';
-import { promptSource, validationPrompts } from '../../runtime/methods/reward.ts';
-import { locateLora, sampleVideos } from '../../runtime/methods/sample.ts';
-import { setupReward } from '../../runtime/methods/setup.ts';
+import { runtimeMethodFor } from '../../runtime/methods/registry.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
 import { overridesOf } from './arguments.ts';
 import { parseDevice, parsePositive } from './run.ts';
+import { locateLora } from '../../runtime/methods/common/state.ts';
 
 interface SampleFlags {
   lora?: string;
@@ -55,28 +54,14 @@ export function registerSample(program: Command, context: CommandContext): void 
         return;
       }
       if (flags.lora) locateLora(path.resolve(terminal.cwd, flags.lora));
-      if (result.plan.objective.name === 'consistency') {
-        // T2V-Turbo student: the multistep consistency sampler (runtime/methods/consistency.ts)
-        const { setupConsistency } = await import('../../runtime/methods/consistency-setup.ts');
-        const turbo = await import('../../runtime/methods/consistency.ts');
-        const cs = await setupConsistency(result.plan, { tiny: flags.tiny === true, samplingOnly: true });
-        for (const note of cs.notes) write(terminal.err, `note: ${note}`);
-        const prompts = flags.prompt.length > 0 ? flags.prompt : turbo.consistencySamplePrompts(cs.plan, count ?? cs.plan.train.validate?.prompts ?? 2);
-        const outDir = path.resolve(terminal.cwd, flags.out ?? path.join(cs.plan.output.dir, 'samples'));
-        const say = (line: string) => write(terminal.err, line);
-        const state = await turbo.readConsistencyState(flags.lora ? path.resolve(terminal.cwd, flags.lora) : undefined, cs.lowered, say);
-        const sampled = await turbo.sampleConsistency({ setup: cs, prompts, outDir, seed: seed ?? cs.plan.train.seed, state, device, cacheRoot: path.join(terminal.cwd, '.cache', 'vplc'), say });
-        write(terminal.out, `wrote ${sampled.files.length} file${sampled.files.length === 1 ? '' : 's'} to ${path.relative(terminal.cwd, outDir) || outDir}`);
-        return;
-      }
-      const setup = await setupReward(result.plan, { device, tiny: flags.tiny === true, samplingOnly: true, env: terminal.env, cwd: terminal.cwd });
-      for (const note of setup.notes) write(terminal.err, `note: ${note}`);
-      const plan = setup.plan;
-      const prompts = flags.prompt.length > 0 ? flags.prompt : validationPrompts(promptSource(plan), count ?? plan.train.validate?.prompts ?? 2, plan.train.seed);
+      const method = runtimeMethodFor(result.plan, 'vplc sample');
+      const prepared = await method.prepare(result.plan, { device, tiny: flags.tiny === true, samplingOnly: true, env: terminal.env, cwd: terminal.cwd });
+      for (const note of prepared.notes) write(terminal.err, `note: ${note}`);
+      const plan = prepared.plan;
       const outDir = path.resolve(terminal.cwd, flags.out ?? path.join(plan.output.dir, 'samples'));
-      const sampled = await sampleVideos({
-        setup,
-        prompts,
+      const sampled = await prepared.sample({
+        ...(flags.prompt.length > 0 ? { prompts: flags.prompt } : {}),
+        count: count ?? plan.train.validate?.prompts ?? 2,
         outDir,
         seed: seed ?? plan.train.seed,
         ...(flags.lora ? { lora: path.resolve(terminal.cwd, flags.lora) } : {}),

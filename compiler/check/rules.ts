@@ -3,7 +3,7 @@
 // produces a cascade of reports.
 import type { Span } from '../../grammar/ast.ts';
 import { diagnostic, type Diagnostic } from '../../diagnostics/diagnostic.ts';
-import { componentsOf, lookupComponent } from '../../stdlib/catalogue/index.ts';
+import { componentsOf, lookupComponent, rewardNeedsText } from '../../stdlib/catalogue/index.ts';
 import type { Plan } from '../plan.ts';
 import type { BuildResult } from './build.ts';
 import { decodeCount } from './build.ts';
@@ -113,7 +113,7 @@ const rules: readonly Rule[] = [
     check({ plan, ok, at, report }) {
       const o = plan.objective;
       if (!ok('objective', 'model', 'objective.reward') || o.name !== 'reward' || plan.prompts) return;
-      const textReward = o.reward.find((t) => lookupComponent('reward', t.reward)?.modality.endsWith('_text'));
+      const textReward = o.reward.find((t) => rewardNeedsText(t.reward));
       if (plan.model.task === 't2v' || textReward) {
         const why = plan.model.task === 't2v' ? `'${plan.model.name}' generates from prompts` : `the reward '${textReward!.reward}' scores against the prompt`;
         report(diagnostic('VPL3012', at('objective'), `${why}, but the pipeline has none`, { help: 'add prompts = animals (a stdlib prompt set) or prompts = "prompts.txt"' }));

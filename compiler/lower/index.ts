@@ -1,18 +1,7 @@
-// Lowering: Plan -> Program (tensor IR graphs + schedule). One module per objective.
-import type { Plan } from '../plan.ts';
-import { lowerConsistency } from './consistency.ts';
-import { type LoweredProgram, type LowerOptions, LoweringError, lowerReward } from './reward.ts';
-
-export * from './reward.ts';
-export * from './consistency.ts';
-
-export function lower(plan: Plan, options: LowerOptions = {}): LoweredProgram {
-  switch (plan.objective.name) {
-    case 'reward':
-      return lowerReward(plan, options);
-    case 'consistency':
-      return lowerConsistency(plan, options);
-    default:
-      throw new LoweringError(`objective '${plan.objective.name}' is not lowered yet`);
-  }
-}
+// Lowering: Plan -> Program (tensor IR graphs + schedule). The contract every method shares is
+// in ./contract.ts; each objective's lowering is a method of compiler/methods/registry.ts.
+export * from './contract.ts';
+export { decodeFrames } from './decode-frames.ts';
+export { compilerMethodFor, compilerMethods, lower, unloweredObjectives } from '../methods/registry.ts';
+export * from '../methods/reward/index.ts';
+export * from '../methods/consistency/index.ts';

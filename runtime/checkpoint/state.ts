@@ -1,6 +1,6 @@
 // state.json: what a checkpoint records besides its tensors, how it is validated when read
 // back, and how a saved checkpoint is compared with the run that wants to resume from it.
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { fsyncDirectory, renameDurably, writeFileAtomic, writeFileDurably } from '../fs/atomic.ts';
 import { errnoOf, ioError } from '../fs/io-error.ts';
 import { readSafetensors, safetensorsContent, SafetensorsReader, type LoadedTensor, type TensorToWrite } from '../weights/safetensors.ts';
@@ -94,7 +94,8 @@ export class CheckpointStore {
     this.dir = join(runDir, 'checkpoints');
     this.keepLast = options.keepLast ?? 5;
     if (!Number.isInteger(this.keepLast) || this.keepLast < 1) {
-      throw new VplError('VPL7050', `keep ${this.keepLast} checkpoints: at least 1 must be kept`, { help: 'set `keep` to 1 or more' });
+      // an invalid training option (as train() reports `keep`), not a corrupt checkpoint
+      throw new VplError('VPL7112', `keep ${this.keepLast} checkpoints: at least 1 must be kept`, { help: 'set `keep` to 1 or more' });
     }
     this.warn = options.warn ?? ((message) => process.stderr.write(`warning: ${message}\n`));
     this.onProgress = options.onProgress;

@@ -1,6 +1,6 @@
 // Turns Node's system errors (ENOENT, EACCES, ENOSPC, ...) into VplErrors that say which
 // file, what vplc was doing and what to do about it.
-import { VplError, type VplErrorCode } from '../errors.ts';
+import { VplError, type VplErrorCode } from '../../diagnostics/error.ts';
 
 export type IoAction = 'read' | 'write' | 'create' | 'rename' | 'delete' | 'list';
 

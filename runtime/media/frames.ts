@@ -8,13 +8,9 @@
 // Encoders work on 8-bit interleaved RGB frames (`Rgb8Frame`, [H, W, 3]), the form PNG, GIF
 // and ffmpeg's rgb24 take.
 
-export interface VideoFrames {
-  /** [frames, 3, height, width], values in [-1, 1]. */
-  data: Float32Array;
-  frames: number;
-  height: number;
-  width: number;
-}
+import type { VideoFrames } from '../../stdlib/data/video-frames.ts';
+
+export type { VideoFrames };
 
 export interface Rgb8Frame {
   width: number;

@@ -1,7 +1,7 @@
 // The trainer's tensors: named, typed, shaped arrays (trainable weights, optimizer state,
 // gradient accumulators), their conversion to and from checkpoint files, and the NaN/inf scan.
 import type { DType, TypedArray } from '../../tensor/ir/dtype.ts';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import type { Dtype as FileDtype } from '../weights/dtype.ts';
 import type { LoadedTensor, TensorToWrite } from '../weights/safetensors.ts';
 

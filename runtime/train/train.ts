@@ -32,7 +32,7 @@ import type { TypedArray } from '../../tensor/ir/dtype.ts';
 import { VPLC_VERSION } from '../../tensor/program/emit.ts';
 import type { JsonValue } from '../checkpoint/state.ts';
 import { CheckpointStore, stepDirName, type LoadedCheckpoint } from '../checkpoint/store.ts';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { RunMetrics } from '../metrics/run-metrics.ts';
 import { type BannerItem, formatBanner } from '../progress/banner.ts';
 import { ProgressReporter, type ProgressStream } from '../progress/progress.ts';

@@ -5,7 +5,7 @@
 // The update to a module's weight W [out, in] is W + (lora_alpha / r) * B @ A.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { ioError } from '../fs/io-error.ts';
 import { fromFloat32 } from './dtype.ts';

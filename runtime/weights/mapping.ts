@@ -3,7 +3,7 @@
 // weights beside the one wanted (VAE, text encoder) and sometimes store a 1x1 conv where
 // the model has a linear layer. Rename rules bridge the names; what cannot be matched is
 // reported in one error, grouped by prefix so a 300-key mismatch reads in a few lines.
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { dtypes, numelOf, type Dtype } from './dtype.ts';
 
 export interface WeightShape {

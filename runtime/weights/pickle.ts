@@ -7,7 +7,7 @@
 //
 // Supported: protocols 0-5, every opcode that plain data and torch state dicts use.
 // Not supported (refused): extension registry (EXT1/2/4) and out-of-band buffers (protocol 5).
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 
 /** A Python dict (insertion-ordered); `attributes` holds state set on it by BUILD. */
 export class PyDict {

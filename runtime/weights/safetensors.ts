@@ -4,7 +4,7 @@
 // time with positioned reads, so a multi-GB file is never loaded whole. Writing streams the
 // header and then each tensor in turn into an atomically renamed file.
 import { open, type FileHandle } from 'node:fs/promises';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { writeFileAtomic, type ContentProducer, type WriteOptions, type WriteResult } from '../fs/atomic.ts';
 import { ioError } from '../fs/io-error.ts';
 import { dtypeOfArray, dtypes, isDtype, numelOf, toFloat32, viewAs, type Dtype, type TypedArray } from './dtype.ts';

@@ -1,7 +1,7 @@
 // The Python globals a PyTorch state dict needs, and nothing else: the tensor rebuild
 // functions, the storage types, OrderedDict, torch.Size, dtypes, and a few pure builtins.
 // Each is a small JS function that builds a description; none can reach the outside world.
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import type { Dtype } from './dtype.ts';
 import { GlobalRef, PyDict, type AllowedGlobal, type PyObject, type PyValue } from './pickle.ts';
 

@@ -4,7 +4,7 @@
 // safe reader (pickle.ts) and the torch allow-list; tensor bytes are read later, one tensor
 // at a time, with positioned reads into the archive.
 import { open } from 'node:fs/promises';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { ioError } from '../fs/io-error.ts';
 import { dtypes, numelOf, toFloat32, viewAs, type Dtype, type TypedArray } from './dtype.ts';
 import { PyDict, unpickle, type PyValue } from './pickle.ts';

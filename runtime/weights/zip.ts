@@ -4,7 +4,7 @@
 // ("stored"); deflated entries (an archive re-zipped by hand) are read whole and inflated.
 import { open, type FileHandle } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
-import { VplError } from '../errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { ioError } from '../fs/io-error.ts';
 
 const signatures = {

@@ -3,7 +3,7 @@
 // Run: npx tsx stdlib/catalogue/docgen.ts   (test/check/docs.test.ts fails when it is stale)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { catalogue } from '../../diagnostics/catalogue.ts';
+import { catalogue, type CatalogueEntry } from '../../diagnostics/catalogue.ts';
 import { blockParams, blocks, componentKindNames, componentsOf, type ParamSpec, type ParamType } from './index.ts';
 
 export const generatedMarker = '<!-- Generated from stdlib/catalogue by stdlib/catalogue/docgen.ts: edit the catalogue, then run `npx tsx stdlib/catalogue/docgen.ts`. -->';
@@ -120,9 +120,15 @@ export function generateReference(): string {
   for (const kind of ['prompt_set', 'text_encoder', 'vae'] as const) {
     for (const c of componentsOf(kind)) out.push(`- \`${c.name}\` (${componentKindNames[kind]}): ${c.doc}`);
   }
-  out.push('\n## Diagnostics\n', '| code | severity | meaning |', '|---|---|---|');
-  for (const [code, entry] of Object.entries(catalogue)) {
-    if (/^VPL[1-5]/.test(code)) out.push(`| ${code} | ${entry.severity} | ${entry.summary} |`);
+  out.push(
+    '\n## Diagnostics\n',
+    'Every code vplc reports: `vplc check` prints VPL1xxx-VPL5xxx as diagnostics with a place in the file; the other commands also stop with the VPL7xxx codes. A problem has the same code in every command. A retired code is no longer reported and never reused.\n',
+    '| code | severity | meaning |',
+    '|---|---|---|',
+  );
+  for (const [code, entry] of Object.entries(catalogue) as [string, CatalogueEntry][]) {
+    const retired = entry.retired ? ` Retired: now ${entry.retired.replacedBy.join(', ')}.` : '';
+    out.push(`| ${code} | ${entry.retired ? 'retired' : entry.severity} | ${entry.summary}${retired} |`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -12,7 +12,8 @@ import type { BlockSpec, ClauseSpec, ComponentKind, ParamSpec } from './types.ts
 
 export type * from './types.ts';
 export type { ModelEntry, ModelFamily, PredictionType } from './models.ts';
-export type { RewardEntry, RewardModality } from './rewards.ts';
+export type { LossConstant, LossForm, LossFormOf, LossFormSpec, PixelNorm, ResizeMode, RewardClass, RewardEntry, RewardModality, RewardParamValue, RewardPreprocess, RewardTerm } from './rewards.ts';
+export { lossFormula, modalityNeedsText, modalityScoresVideo, PIXEL_NORMS, rewardClassOf, rewardNeedsText, rewardScoresVideo, tinyStandInOf, tinyStandIns } from './rewards.ts';
 export type { SamplerEntry, SolverEntry } from './samplers.ts';
 export type { ObjectiveEntry } from './objectives.ts';
 export type { OptimizerEntry } from './optimizers.ts';

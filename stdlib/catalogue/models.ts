@@ -1,5 +1,7 @@
-// Base video diffusion models. Architecture facts and reference defaults follow
-// shared/reference/METHODS.md; the tiny_* entries are the small CPU world the project trains.
+// Base video diffusion models. Architecture facts and reference defaults follow the public
+// sources (VideoCrafter2 arXiv 2401.09047, ModelScope T2V arXiv 2308.06571, Open-Sora 1.2
+// hpcaitech/Open-Sora, SVD arXiv 2311.15127); the tiny_* entries are the small CPU world the
+// project trains.
 import type { ComponentEntry, ParamSpec } from './types.ts';
 
 export type ModelFamily = 'unet3d' | 'stdit3' | 'svd_unet';

@@ -1,3 +1,4 @@
-// Datasets: the tiny world's synthetic shapes videos, and folders of real videos.
+// Datasets: the tiny world's synthetic shapes videos (folders of real videos are read by
+// runtime/data/video-folder.ts).
 export * from './shapes.ts';
-export * from './video-folder.ts';
+export type { VideoFrames } from './video-frames.ts';

@@ -17,7 +17,7 @@
 // Two-tone backgrounds split the frame into a top and a bottom half; the caption names the
 // top colour first ("on a dark blue and black background").
 import { Rng, hashString } from '../nn/random.ts';
-import type { VideoFrames } from '../../runtime/media/frames.ts';
+import type { VideoFrames } from './video-frames.ts';
 
 export const SHAPES = ['circle', 'square', 'triangle', 'diamond', 'star', 'cross', 'hexagon'] as const;
 export type ShapeName = (typeof SHAPES)[number];

@@ -4,3 +4,5 @@ export * from './registry.ts';
 export * from './unet3d/index.ts';
 export * from './vae/index.ts';
 export { framesBack, framesFirst, repeatInterleave } from './common.ts';
+export * from './family.ts';
+export * from './families.ts';

@@ -10,25 +10,11 @@
 // (groups 1), W + scale * B A is mergeLora on the weights flattened to [out, in * prod(k)].
 //
 // Which layers: a plan's targets (`attn.q`, `temporal_attn.v`, `ff`, `conv`, ...) are resolved
-// through the family's mapping table to patterns over module paths (the UNet builder's scope
-// path, which are the checkpoint keys). Layers are adapted through the `linearHook` of
-// stdlib/nn/linear and the `convHook` of stdlib/nn/conv. The targets `linear` and `conv` match by
-// layer kind (every linear / every conv); the others by path, whatever the layer kind.
-//
-// unet3d (VideoCrafter2 lvdm naming, stdlib/models/unet3d/unet.ts):
-//   spatial transformers  input_blocks.N.1 | middle_block.1 | output_blocks.N.1
-//   temporal transformers input_blocks.N.2 | middle_block.2 | output_blocks.N.2 | init_attn.0
-//   inside: proj_in, transformer_blocks.D.{attn1 (self), attn2 (cross; self in temporal ones)}.{to_q,to_k,to_v,to_out.0},
-//           ff.net.0.proj, ff.net.2, proj_out
-//   attn.q             -> <spatial>.transformer_blocks.D.attn{1,2}.to_q
-//   temporal_attn.q    -> <temporal>.transformer_blocks.D.attn{1,2}.to_q      (k, v, out alike)
-//   ff                 -> <any transformer>.transformer_blocks.D.ff.net.{0.proj,2}
-//   proj               -> <any transformer>.proj_{in,out}: nn.Linear with use_linear, else (and
-//                         always in init_attn) 1x1 Conv2d/Conv1d, adapted as convs
-//   linear             -> every nn.Linear (time/fps MLPs, emb_layers, attention, ff, linear proj_in/out)
-//   conv               -> every conv (input/output convs, ResBlock convs and skips, down/up
-//                         sampling, temporal conv3d (3,1,1), conv proj_in/proj_out)
-// T2V-Turbo's "every linear and conv" is targets = [linear, conv].
+// through the model family's target table (stdlib/models/<family>/lora-targets.ts) to patterns
+// over module paths (the builder's scope paths, which are the checkpoint keys). Layers are
+// adapted through the `linearHook` of stdlib/nn/linear and the `convHook` of stdlib/nn/conv. The
+// targets `linear` and `conv` match by layer kind (every linear / every conv); the others by
+// path, whatever the layer kind.
 import type { Value } from '../../tensor/ir/graph.ts';
 import { hashCounters, noiseKey } from '../../tensor/optim/random.ts';
 import type { ConvHook, ConvLayerInfo } from './conv.ts';
@@ -44,33 +30,11 @@ export interface LoraConfig {
   targets: readonly string[];
 }
 
-const SPATIAL = String.raw`(?:input_blocks\.\d+\.1|middle_block\.1|output_blocks\.\d+\.1)`;
-const TEMPORAL = String.raw`(?:input_blocks\.\d+\.2|middle_block\.2|output_blocks\.\d+\.2|init_attn\.0)`;
-const BLOCK = String.raw`\.transformer_blocks\.\d+`;
-const at = (body: string) => new RegExp(String.raw`(?:^|\.)${body}$`);
-const proj = { q: 'to_q', k: 'to_k', v: 'to_v', out: String.raw`to_out\.0` } as const;
+/** Plan target -> module-path patterns: one table per model family. */
+export type LoraTargetTable = Readonly<Record<string, readonly RegExp[]>>;
 
-/** Plan target -> module-path patterns, per model family. */
-export const loraTargetTables: Record<string, Record<string, RegExp[]>> = {
-  unet3d: {
-    ...Object.fromEntries(Object.entries(proj).map(([k, p]) => [`attn.${k}`, [at(`${SPATIAL}${BLOCK}\\.attn[12]\\.${p}`)]])),
-    ...Object.fromEntries(Object.entries(proj).map(([k, p]) => [`temporal_attn.${k}`, [at(`${TEMPORAL}${BLOCK}\\.attn[12]\\.${p}`)]])),
-    ff: [at(String.raw`transformer_blocks\.\d+\.ff\.net\.(?:0\.proj|2)`)],
-    proj: [at(String.raw`proj_(?:in|out)`)],
-    linear: [/.*/],
-    conv: [/.*/],
-  },
-  // Open-Sora STDiT3 names (the model is not built yet; the table is here for the checker's targets).
-  stdit3: {
-    qkv: [at(String.raw`attn\.qkv`)],
-    q_linear: [at(String.raw`cross_attn\.q_linear`)],
-    kv_linear: [at(String.raw`cross_attn\.kv_linear`)],
-    proj: [at(String.raw`attn\.proj`)],
-    mlp: [at(String.raw`mlp\.fc[12]`)],
-    linear: [/.*/],
-  },
-};
-loraTargetTables.svd_unet = loraTargetTables.unet3d;
+/** A pattern matching a module path that ends in `body`. */
+export const at = (body: string): RegExp => new RegExp(String.raw`(?:^|\.)${body}$`);
 
 /** The kind of layer a hook adapts. */
 export type LoraLayerKind = 'linear' | 'conv';
@@ -82,9 +46,7 @@ export const loraTargetKinds: Readonly<Record<string, LoraLayerKind>> = { linear
  * The target (plan name) that adapts the layer at `path` of the given kind, or undefined.
  * Unknown targets throw.
  */
-export function loraMatcher(family: string, targets: readonly string[]): (path: string, kind?: LoraLayerKind) => string | undefined {
-  const table = loraTargetTables[family];
-  if (!table) throw new Error(`LoRA: no target table for model family '${family}'`);
+export function loraMatcher(table: LoraTargetTable, targets: readonly string[], family = 'model'): (path: string, kind?: LoraLayerKind) => string | undefined {
   const rules = targets.map((t) => {
     const patterns = table[t];
     if (!patterns) throw new Error(`LoRA: '${t}' is not a target of the ${family} family (known: ${Object.keys(table).join(', ')})`);
@@ -107,7 +69,9 @@ export interface LoraModule {
 }
 
 export interface LoraOptions extends LoraConfig {
-  family: string;
+  /** The model family's target table, and its name for messages. */
+  table: LoraTargetTable;
+  family?: string;
   /**
    * In-graph dropout masks: int64 scalars (seed, step). Without them (sampling graphs) dropout
    * is the identity. Masks are a pure function of (seed, step, module), so rematerialisation
@@ -126,7 +90,7 @@ export function loraScale(config: Pick<LoraConfig, 'rank' | 'alpha'>): number {
  * the adapted layers (once each, in build order).
  */
 export function withLora(nn: NN, options: LoraOptions): { nn: NN & { linearHook: LinearHook; convHook: ConvHook }; modules: LoraModule[] } {
-  const match = loraMatcher(options.family, options.targets);
+  const match = loraMatcher(options.table, options.targets, options.family);
   const modules: LoraModule[] = [];
   const seen = new Set<string>();
   const scale = loraScale(options);

@@ -9,7 +9,7 @@
 // Errors name the file (and the line) and say what to do.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { VplError } from '../../runtime/errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 
 /** The longest prompt accepted, in characters (UTF-16 code units) after trimming. */
 export const MAX_PROMPT_LENGTH = 1000;

@@ -1,7 +1,8 @@
 // Analytic differentiable rewards on decoded frames [N, 3, H, W] in [-1, 1] (the VAE's range).
-// Pixels are mapped to [0, 1] by x / 2 + 0.5 and clamped, as the reward models of METHODS.md
-// expect. Image rewards return one value per frame [N]; video rewards take the frames of each
-// video in order ([B * F, 3, H, W], video-major) and return one value per video [B].
+// Pixels are mapped to [0, 1] by x / 2 + 0.5 and clamped, as the reward models of
+// mihirp1998/VADER expect (the catalogue's preprocess `none`). Image rewards return one value
+// per frame [N]; video rewards take the frames of each video in order ([B * F, 3, H, W],
+// video-major) and return one value per video [B].
 // Square roots get a small epsilon (STD_EPS) inside so their gradient stays finite at 0.
 import type { Builder } from '../../tensor/ir/builder.ts';
 import { formatShape, type Value } from '../../tensor/ir/graph.ts';

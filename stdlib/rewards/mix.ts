@@ -1,47 +1,43 @@
-// The reward mix: sum_i w_i * loss_i(r_i), each reward with the loss form its reference code
-// minimises (METHODS.md section 1), plus the per-reward mean values for logging.
-//
-//   aesthetic        0.1 * mean(|r - target|)          (target 10 by default)
-//   hps              mean(1 - r)                        (r = cos(image, text))
-//   pickscore        mean(|1 - r / 100|)                (r = logit_scale * cos)
-//   tiny_text_align  mean(1 - r)                        (r = cos, as hps)
-//   everything else  -mean(r)                           (analytic rewards, tiny_aesthetic, viclip, ...)
+// The reward mix: sum_i w_i * loss_i(r_i), each reward with the loss form its catalogue entry
+// gives (stdlib/catalogue/rewards.ts, `lossForm`: the form its reference code minimises,
+// mihirp1998/VADER VADER-VideoCrafter/scripts/main/train_t2v_lora.py), plus the per-reward mean
+// values for logging.
 import type { Builder } from '../../tensor/ir/builder.ts';
 import type { Value } from '../../tensor/ir/graph.ts';
-import type { PlanScalar, RewardTerm } from '../../compiler/plan.ts';
+import { rewards as rewardCatalogue, type LossConstant, type LossForm, type RewardParamValue, type RewardTerm } from '../catalogue/rewards.ts';
 import { type AnalyticReward, analyticRewards, brightness, colourfulness, contrast, saturation, temporalSmoothness } from './analytic.ts';
 
-export type LossForm =
-  | { kind: 'abs_target'; scale: number; target: number } // scale * mean|r - target|
-  | { kind: 'one_minus' } // mean(1 - r)
-  | { kind: 'abs_one_minus_scaled'; divisor: number } // mean|1 - r / divisor|
-  | { kind: 'negate' }; // -mean(r)
+export type { LossForm, RewardParamValue, RewardTerm };
 
-export function lossFormOf(reward: string, params: Record<string, PlanScalar> = {}): LossForm {
-  switch (reward) {
-    case 'aesthetic':
-      return { kind: 'abs_target', scale: 0.1, target: Number(params.target ?? 10) };
-    case 'hps':
-    case 'tiny_text_align':
-      return { kind: 'one_minus' };
-    case 'pickscore':
-      return { kind: 'abs_one_minus_scaled', divisor: 100 };
-    default:
-      return { kind: 'negate' };
-  }
+/**
+ * The loss form of a term of `reward` with `params`: the catalogue's `lossForm` with parameter
+ * constants resolved (a parameter the term leaves out takes its catalogue default). A reward the
+ * catalogue does not have (a caller's own builder) is maximised: -mean(r).
+ */
+export function rewardLossForm(reward: string, params: Record<string, RewardParamValue> = {}): LossForm {
+  const entry = rewardCatalogue.find((r) => r.name === reward);
+  if (!entry) return { kind: 'neg' };
+  const constant = (c: LossConstant): number => {
+    if (typeof c === 'number') return c;
+    const value = params[c.param] ?? entry.params.find((p) => p.name === c.param)?.default;
+    if (value === undefined) throw new Error(`reward '${reward}': its loss reads parameter '${c.param}', which has no value`);
+    return Number(value);
+  };
+  const form = entry.lossForm;
+  return form.kind === 'abs_to_target' ? { kind: 'abs_to_target', scale: form.scale, target: constant(form.target) } : form;
 }
 
 /** The scalar loss of per-item rewards `r` ([N] or [B]) under `form`. */
 export function rewardLoss(b: Builder, r: Value, form: LossForm): Value {
   const mean = (x: Value) => b.reduceMean(x, undefined, false);
   switch (form.kind) {
-    case 'abs_target':
+    case 'abs_to_target':
       return b.mul(mean(b.abs(b.sub(r, b.scalarLike(r, form.target)))), b.scalarLike(r, form.scale));
     case 'one_minus':
       return mean(b.sub(b.scalarLike(r, 1), r));
     case 'abs_one_minus_scaled':
       return mean(b.abs(b.sub(b.scalarLike(r, 1), b.div(r, b.scalarLike(r, form.divisor)))));
-    case 'negate':
+    case 'neg':
       return b.neg(mean(r));
   }
 }
@@ -50,13 +46,13 @@ export function rewardLoss(b: Builder, r: Value, form: LossForm): Value {
 export function rewardLossReference(r: readonly number[], form: LossForm): number {
   const mean = (f: (x: number) => number) => r.reduce((a, x) => a + f(x), 0) / r.length;
   switch (form.kind) {
-    case 'abs_target':
+    case 'abs_to_target':
       return form.scale * mean((x) => Math.abs(x - form.target));
     case 'one_minus':
       return mean((x) => 1 - x);
     case 'abs_one_minus_scaled':
       return mean((x) => Math.abs(1 - x / form.divisor));
-    case 'negate':
+    case 'neg':
       return -mean((x) => x);
   }
 }
@@ -72,7 +68,7 @@ export interface RewardInputs {
 }
 
 /** Builds per-item reward values ([N] per frame or [B] per video) for one term. */
-export type RewardBuilder = (b: Builder, inputs: RewardInputs, params: Record<string, PlanScalar>) => Value;
+export type RewardBuilder = (b: Builder, inputs: RewardInputs, params: Record<string, RewardParamValue>) => Value;
 
 const analyticBuilders: Record<AnalyticReward, RewardBuilder> = {
   brightness: (b, { frames }) => brightness(b, frames),
@@ -110,7 +106,7 @@ export function rewardMix(b: Builder, terms: readonly RewardTerm[], inputs: Rewa
       if (!build) throw new Error(`reward '${term.reward}' has no graph builder in this build (its model is not available)`);
       if (rewards[term.reward]) throw new Error(`reward '${term.reward}' appears twice in the mix`);
       const r = b.within(term.reward, () => b.cast(build(b, inputs, term.params), 'float32'));
-      const loss = b.within(term.reward, () => rewardLoss(b, r, lossFormOf(term.reward, term.params)));
+      const loss = b.within(term.reward, () => rewardLoss(b, r, rewardLossForm(term.reward, term.params)));
       rewards[term.reward] = b.reduceMean(r, undefined, false);
       losses[term.reward] = loss;
       const weighted = b.mul(loss, b.scalar(term.weight));

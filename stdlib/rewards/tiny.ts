@@ -1,8 +1,8 @@
 // The tiny world's learned rewards, on the tiny CLIP:
 //   tiny_text_align  cos(image embedding of each decoded frame, the prompt's text embedding)
 //   tiny_aesthetic   an MLP head (64 -> 32 -> GELU -> 1) on the L2-normalised image embedding
-// Preprocessing as the CLIP rewards of METHODS.md: [-1, 1] -> [0, 1] (clamped), bilinear resize
-// to the encoder's image size when it differs, CLIP mean/std.
+// Their preprocessing is the catalogue's `tiny_clip` (stdlib/catalogue/rewards.ts): frames as
+// decoded, in [-1, 1], bilinear resize to the encoder's image size when it differs.
 // NOTE: until the project's trained tiny_clip / tiny_aesthetic weights are committed, these are
 // built from the parameter store as it is configured (random init in --tiny smoke runs), so
 // their values carry no meaning yet; the graphs, gradients and loss forms are the real ones.
@@ -10,13 +10,17 @@ import { Builder } from '../../tensor/ir/builder.ts';
 import type { Value } from '../../tensor/ir/graph.ts';
 import { buildClipImageEncoder, type ClipConfig } from '../models/clip/index.ts';
 import { gelu, linear, type NN } from '../nn/index.ts';
+import { PIXEL_NORMS } from '../catalogue/rewards.ts';
 import { toUnitRange } from './analytic.ts';
 import type { RewardBuilder } from './mix.ts';
 
-export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
-export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
+export const CLIP_MEAN = PIXEL_NORMS.clip.mean;
+export const CLIP_STD = PIXEL_NORMS.clip.std;
 
-/** Decoded frames [N, 3, H, W] in [-1, 1] -> CLIP input [N, 3, S, S]. */
+/**
+ * Decoded frames [N, 3, H, W] in [-1, 1] -> CLIP input [N, 3, S, S]: [0, 1] (clamped), bilinear
+ * resize to S x S when the frames differ, CLIP mean/std.
+ */
 export function clipPreprocess(b: Builder, frames: Value, size: number): Value {
   let x = toUnitRange(b, frames);
   const [, , h, w] = x.shape;
@@ -32,7 +36,7 @@ function l2normalize(b: Builder, x: Value): Value {
 
 /**
  * Per-frame L2-normalised image embeddings [N, E] of the tiny CLIP. It was trained on frames as
- * the decoder emits them, in [-1, 1] (stdlib/models/tiny/train-clip.ts), so they go in as they
+ * the decoder emits them, in [-1, 1] (tools/tiny-world/train-clip.ts), so they go in as they
  * are (resized if needed); `clipPreprocess` is the real CLIP's input mapping.
  */
 export function clipImageEmbedding(nn: NN, config: ClipConfig, frames: Value): Value {

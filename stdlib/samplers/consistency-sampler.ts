@@ -1,4 +1,4 @@
-// The multistep consistency sampler of T2V-Turbo / LCM (METHODS.md section 2, "Inference"):
+// The multistep consistency sampler of T2V-Turbo / LCM (arXiv 2405.18750 and 2310.04378; Ji4chenLi/t2v-turbo inference):
 // no CFG pass (the guidance scale w is embedded once into the student), timesteps taken from
 // the 50-step solver grid (4 steps: 999, 759, 519, 279). Each step:
 //

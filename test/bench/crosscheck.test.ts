@@ -1,5 +1,5 @@
 // Runs bench/crosscheck.ts (vplc's training step against PyTorch: loss, gradients, weights after
-// 3 AdamW steps) where Debian's python has torch; skipped with the reason otherwise (CI has no torch).
+// 3 AdamW steps) where Debian's python has torch; skipped with the reason otherwise (.ci/run installs python3-torch, so CI runs it).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';

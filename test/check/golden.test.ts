@@ -1,6 +1,8 @@
 // Golden diagnostics: every test/cases/NAME.vpl is checked and its rendered diagnostics are
-// compared with NAME.expected. `UPDATE_GOLDEN=1 npx vitest run test/check/golden.test.ts`
-// rewrites the expectations (review the diff before committing).
+// compared with NAME.expected. A case without NAME.expected fails: a baseline is only ever
+// written on request, so a new case cannot pass by recording whatever it prints.
+// `VPL_UPDATE_GOLDEN=1 npx vitest run test/check/golden.test.ts` writes missing baselines and
+// overwrites stale ones (review the diff before committing).
 // A first line `# overrides: a.b=1 c.d=2` passes command-line overrides.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as nodePath from 'node:path';
@@ -11,7 +13,7 @@ import { renderDiagnostics } from '../../diagnostics/render.ts';
 
 const casesDir = nodePath.relative(process.cwd(), nodePath.join(import.meta.dirname, '..', 'cases')) || '.';
 const cases = readdirSync(casesDir).filter((f) => f.endsWith('.vpl')).sort();
-const update = process.env.UPDATE_GOLDEN === '1';
+const update = process.env.VPL_UPDATE_GOLDEN === '1';
 
 function render(file: string): string {
   const firstLine = readFileSync(file, 'utf8').split('\n')[0];
@@ -26,13 +28,18 @@ describe('golden diagnostics', () => {
       const file = `${casesDir}/${name}`;
       const expectedFile = file.replace(/\.vpl$/, '.expected');
       const actual = render(file);
-      if (update || !existsSync(expectedFile)) writeFileSync(expectedFile, actual);
+      if (update) writeFileSync(expectedFile, actual);
+      if (!existsSync(expectedFile)) {
+        throw new Error(`no baseline ${expectedFile}: create it with \`VPL_UPDATE_GOLDEN=1 npx vitest run test/check/golden.test.ts\` and review it`);
+      }
       expect(actual).toBe(readFileSync(expectedFile, 'utf8'));
     });
   }
 
   it('exercise every VPL1xxx-VPL5xxx code in the catalogue', () => {
-    const expected = cases.map((c) => readFileSync(`${casesDir}/${c.replace(/\.vpl$/, '.expected')}`, 'utf8')).join('\n');
+    // a missing baseline already fails its own case: count only the baselines there are
+    const baselines = cases.map((c) => `${casesDir}/${c.replace(/\.vpl$/, '.expected')}`).filter((f) => existsSync(f));
+    const expected = baselines.map((f) => readFileSync(f, 'utf8')).join('\n');
     const codes = Object.keys(catalogue).filter((code) => /^VPL[1-5]\d{3}$/.test(code));
     const missing = codes.filter((code) => !expected.includes(` ${code}: `));
     expect(missing).toEqual([]);

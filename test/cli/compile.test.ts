@@ -18,7 +18,7 @@ describe('vplc compile', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/train_step\.onnx\s+\d+ nodes\s+[\d.]+[kMBT]?FLOP\s+peak activations [\d.]+ (KiB|MiB)/);
     const program = JSON.parse(readFileSync(join(out, 'program.json'), 'utf8')) as { graphs: Record<string, { file: string; inputs: { name: string }[] }>; schedule: unknown[] };
-    expect(Object.keys(program.graphs).sort()).toEqual(['sample_step', 'text_encode', 'train_step']);
+    expect(Object.keys(program.graphs).sort()).toEqual(['decode_all', 'sample_step', 'text_encode', 'train_step']);
     expect(program.schedule.length).toBeGreaterThan(0);
     // onnxruntime loads what was written, from the folder (external data resolved beside it)
     for (const graph of Object.values(program.graphs)) {
@@ -26,6 +26,20 @@ describe('vplc compile', () => {
       expect([...session.inputNames].sort()).toEqual(graph.inputs.map((i) => i.name).sort());
       await session.release();
     }
+  }, 180_000);
+
+  it('compiles the tiny world without --tiny from its shipped weights (frozen weights listed by checkpoint key)', () => {
+    const shipped = mkdtempSync(join(tmpdir(), 'vplc-compile-shipped-'));
+    const result = vplc(['compile', 'pipelines/demo.vpl', '--out', shipped]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'program.json'), 'utf8')) as { hash: string; weights: { name: string; source: { key: string } }[] };
+    const program = read(shipped);
+    expect(program.weights.find((w) => w.name === 'clip.token_embedding.weight')?.source.key).toBe('cond_stage_model.model.token_embedding.weight');
+    expect(program.weights.some((w) => w.source.key.startsWith('model.diffusion_model.'))).toBe(true);
+    // the --tiny program (random init) has no checkpoint weights, and computes something else
+    expect(read(out).weights).toEqual([]);
+    expect(read(out).hash).not.toBe(program.hash);
   }, 180_000);
 
   it.skipIf(!hasOnnx)('writes models that pass onnx.checker (skipped when Debian python3-onnx is missing)', () => {
@@ -40,7 +54,7 @@ describe('vplc compile', () => {
   it('explains why a full-size model cannot be compiled without weights, and points to --tiny', () => {
     const result = vplc(['compile', 'pipelines/pickscore.vpl', '--out', join(out, 'full')]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/pickscore\.vpl: error VPL6001: .*videocrafter2.*--tiny/);
+    expect(result.stderr).toMatch(/pickscore\.vpl: error VPL7130: .*videocrafter2.*--tiny/);
     expect(existsSync(join(out, 'full'))).toBe(false);
   });
 });

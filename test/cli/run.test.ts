@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../compiler/check/index.ts';
 import { readMetrics } from '../../runtime/metrics/jsonl.ts';
-import { initialRewardState } from '../../runtime/methods/reward.ts';
-import { setupReward } from '../../runtime/methods/setup.ts';
+import { setupReward } from '../../runtime/methods/reward/setup.ts';
 import { readSafetensors } from '../../runtime/weights/safetensors.ts';
+import { initialRewardState } from '../../runtime/methods/common/state.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const binary = path.join(repoRoot, 'bin', 'vplc.js');

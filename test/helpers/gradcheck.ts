@@ -4,12 +4,17 @@
 //
 // The checked function is f(inputs) = sum_k sum(cast64(out_k) * W_k) with fixed random W_k,
 // so every element of every output matters and the reduction is done in float64.
+//
+// Every check that passes records the ops whose VJP rules it verified (`verifiedOps`), so a
+// test file can ask which rules of tensor/autodiff/vjp.ts its checks covered.
 import * as ort from 'onnxruntime-node';
-import { type GradientResult, differentiate } from '../../tensor/autodiff/grad.ts';
+import { expect } from 'vitest';
+import { type GradientResult, differentiate, isStopGradient } from '../../tensor/autodiff/grad.ts';
+import { nonDifferentiable, vjpRules } from '../../tensor/autodiff/vjp.ts';
 import { emitModel } from '../../tensor/emit/onnx.ts';
 import { Builder } from '../../tensor/ir/builder.ts';
 import { type DType, type TypedArray, dtypes } from '../../tensor/ir/dtype.ts';
-import { Graph, type Shape, type Value } from '../../tensor/ir/graph.ts';
+import { Graph, type Node, type Shape, type TensorType, type Value } from '../../tensor/ir/graph.ts';
 
 /** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
 export function prng(seed: number): () => number {
@@ -63,6 +68,44 @@ export interface GradcheckResult {
   numeric: Float64Array[];
   /** Largest |analytic - numeric| / (atol + rtol |numeric|) over all elements: <= 1 passes. */
   worst: number;
+  /** The nodes `build` made (not the helper's weighted-sum loss). */
+  forwardNodes: Node[];
+  /** The ops whose VJP rules this check verified (see exercisedOps). */
+  ops: string[];
+}
+
+/**
+ * Op -> the tests whose passing gradient checks verified its VJP rule, in this process (vitest
+ * runs each test file in its own process: a file sees the checks it ran itself).
+ */
+export const verifiedOps = new Map<string, string[]>();
+
+/**
+ * The ops of `forwardNodes` whose VJP rules the finite differences actually see: a node counts
+ * when one of its inputs depends on a checked input, the loss depends on one of its outputs,
+ * and its rule is a real one (not `nonDifferentiable`, not a stopGradient).
+ */
+export function exercisedOps(graph: Graph, forwardNodes: readonly Node[], wrt: readonly Value[], loss: Value): string[] {
+  const counts = (n: Node) => typeof vjpRules[n.op] === 'function' && vjpRules[n.op] !== nonDifferentiable && !isStopGradient(n);
+  const dependsOnWrt = new Set<Value>(wrt);
+  for (const n of graph.nodes) {
+    if (counts(n) && n.inputs.some((v) => v && dependsOnWrt.has(v))) for (const out of n.outputs) if (dtypes[out.dtype].isFloat) dependsOnWrt.add(out);
+  }
+  const reachesLoss = new Set<Value>([loss]);
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (n.outputs.some((v) => reachesLoss.has(v))) for (const v of n.inputs) if (v) reachesLoss.add(v);
+  }
+  const ops = forwardNodes.filter((n) => counts(n) && n.inputs.some((v) => v && dependsOnWrt.has(v)) && n.outputs.some((v) => reachesLoss.has(v))).map((n) => n.op);
+  return [...new Set(ops)].sort();
+}
+
+/**
+ * A node of an op the IR's op table (tensor/ir/ops.ts) has no schema for, so the Builder cannot
+ * infer its type: the caller states it. For ops that have a VJP rule but no builder.
+ */
+export function nodeWithoutSchema(b: Builder, op: string, inputs: Value[], output: TensorType, attributes: Record<string, number | number[]> = {}): Value {
+  return b.graph.addNode(op, inputs, [output], attributes, b.scope).outputs[0];
 }
 
 function toTyped(dtype: DType, values: number[]): TypedArray {
@@ -134,6 +177,7 @@ export async function gradcheck(build: (t: GradcheckTools) => Value | Value[], o
   };
 
   const built = build(tools);
+  const forwardNodes = graph.nodes.slice();
   const outs = Array.isArray(built) ? built : [built];
   let loss: Value | undefined;
   for (const out of outs) {
@@ -210,5 +254,8 @@ export async function gradcheck(build: (t: GradcheckTools) => Value | Value[], o
   if (problems.length > 0) {
     throw new Error(`gradient check failed (worst error ${worst.toFixed(2)}x tolerance):\n${problems.join('\n')}`);
   }
-  return { graph, result, wrt, analytic, numeric, worst };
+  const ops = exercisedOps(graph, forwardNodes, wrt, loss);
+  const testName = expect.getState().currentTestName ?? '(outside a test)';
+  for (const op of ops) verifiedOps.set(op, [...(verifiedOps.get(op) ?? []), testName]);
+  return { graph, result, wrt, analytic, numeric, worst, forwardNodes, ops };
 }

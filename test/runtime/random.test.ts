@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VplError } from '../../runtime/errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { Rng, RngStream } from '../../runtime/random.ts';
 
 const draw = (s: RngStream, n: number) => Array.from({ length: n }, () => s.nextUint32());

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitProgram } from '../../tensor/program/emit.ts';
-import { VplError } from '../../runtime/errors.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { cudaAvailability, cudaInstallHelp, loadProgram, loadProgramDir, ortSessionOptions } from '../../runtime/session.ts';
 import { seeded, smallProgram } from '../tensor/program/fixtures.ts';
 import { BATCH, IN, OUT, toyProgram } from './train/toy.ts';

@@ -2,6 +2,7 @@
 // shapes, exact no-op at init, forward = base conv with the merged weight, gradients of A and B
 // against finite differences, the channels-last (1x1-conv projection) path, and the unet3d
 // targets `conv` / `proj` on a tiny UNet.
+import { unet3dLoraTargets } from '../../stdlib/models/unet3d/lora-targets.ts';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { differentiate } from '../../tensor/autodiff/grad.ts';
@@ -33,7 +34,7 @@ function build(lora: boolean, options: { alpha?: number; trainableBase?: boolean
   const b = new Builder(g);
   const params = new ParameterStore({ seed: 3, trainable: options.trainableBase ?? false });
   const x = b.input('x', [N, IN, H, W]);
-  const made = lora ? withLora({ b, params }, { rank: R, alpha: options.alpha ?? 4, dropout: 0, targets: ['conv'], family: 'unet3d' }) : undefined;
+  const made = lora ? withLora({ b, params }, { rank: R, alpha: options.alpha ?? 4, dropout: 0, targets: ['conv'], table: unet3dLoraTargets }) : undefined;
   const nn = made?.nn ?? { b, params };
   const y = b.within('blk', () => conv2d(nn, 'conv', x, { out: OUT, kernel: 3, stride: 2, padding: 1 }));
   const probe = b.input('probe', [...y.shape]);
@@ -53,12 +54,12 @@ describe('LoRA on a conv layer', () => {
     const bound = Math.sqrt(1 / (IN * 9)); // kaiming_uniform(a = sqrt 5) over fan_in = in * k * k
     expect(a.every((v) => Math.abs(v) <= bound) && a.some((v) => v !== 0)).toBe(true);
     expect((lora.params.initialValue(B) as Float32Array).every((v) => v === 0)).toBe(true);
-    const m = loraMatcher('unet3d', ['conv']);
+    const m = loraMatcher(unet3dLoraTargets, ['conv']);
     expect(m('unet.input_blocks.0.0', 'conv')).toBe('conv');
     expect(m('unet.input_blocks.0.0', 'linear')).toBeUndefined();
     expect(m('unet.time_embed.0')).toBeUndefined();
-    expect(loraMatcher('unet3d', ['linear'])('unet.input_blocks.0.0', 'conv')).toBeUndefined();
-    const p = loraMatcher('unet3d', ['proj']);
+    expect(loraMatcher(unet3dLoraTargets, ['linear'])('unet.input_blocks.0.0', 'conv')).toBeUndefined();
+    const p = loraMatcher(unet3dLoraTargets, ['proj']);
     expect(p('unet.input_blocks.1.1.proj_in', 'linear')).toBe('proj');
     expect(p('unet.init_attn.0.proj_out', 'conv')).toBe('proj');
     expect(p('unet.input_blocks.1.1.transformer_blocks.0.ff.net.0.proj')).toBeUndefined();
@@ -125,7 +126,7 @@ describe('LoRA on a conv layer', () => {
     const g = new Graph('pointwise');
     const b = new Builder(g);
     const params = new ParameterStore({ seed: 4 });
-    const { nn } = withLora({ b, params }, { rank: R, alpha: 4, dropout: 0, targets: ['conv'], family: 'unet3d' });
+    const { nn } = withLora({ b, params }, { rank: R, alpha: 4, dropout: 0, targets: ['conv'], table: unet3dLoraTargets });
     const x = b.input('x', [N, IN, L]);
     const first = b.within('blk', () => conv1d(nn, 'conv', x, { out: OUT, kernel: 1, bias: false }));
     // the same (frozen) base weight, asked for again in the same scope
@@ -157,7 +158,7 @@ describe('LoRA targets on a tiny UNet3D', () => {
     const x = h.input('x', LATENT, 11);
     const timesteps = h.inputData('timesteps', [1], Float32Array.of(420));
     const context = h.input('context', [1, 4, config.contextDim], 12);
-    const made = targets ? withLora(h.nn, { rank: 2, alpha: 2, dropout: 0, targets, family: 'unet3d' }) : undefined;
+    const made = targets ? withLora(h.nn, { rank: 2, alpha: 2, dropout: 0, targets, table: unet3dLoraTargets }) : undefined;
     const eps = h.nn.b.within('unet', () => buildUNet3D(made?.nn ?? h.nn, config, { x, timesteps, context, fps: 8 }));
     const params = h.nn.params.list();
     /** One run without graph optimisations (ORT's fusions round the base layers differently once LoRA adds to them). */

@@ -1,5 +1,6 @@
 // LoRA: target mapping for the unet3d family, exact no-op at init, the forward formula and the
 // merge against JS references, PEFT names, dropout masks.
+import { unet3dLoraTargets } from '../../stdlib/models/unet3d/lora-targets.ts';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../tensor/emit/evaluate.ts';
 import { Builder } from '../../tensor/ir/builder.ts';
@@ -16,7 +17,7 @@ function data(n: number, seed = 1): Float32Array {
 }
 
 describe('LoRA targets (unet3d)', () => {
-  const m = loraMatcher('unet3d', ['attn.q', 'attn.v', 'temporal_attn.k', 'ff']);
+  const m = loraMatcher(unet3dLoraTargets, ['attn.q', 'attn.v', 'temporal_attn.k', 'ff']);
   it('maps plan targets to spatial / temporal module paths', () => {
     expect(m('unet.input_blocks.1.1.transformer_blocks.0.attn1.to_q')).toBe('attn.q');
     expect(m('unet.middle_block.1.transformer_blocks.0.attn2.to_v')).toBe('attn.v');
@@ -28,9 +29,9 @@ describe('LoRA targets (unet3d)', () => {
     expect(m('unet.input_blocks.1.1.transformer_blocks.0.ff.net.0.proj')).toBe('ff');
     expect(m('unet.input_blocks.1.2.transformer_blocks.0.ff.net.2')).toBe('ff');
     expect(m('unet.time_embed.0')).toBeUndefined();
-    expect(loraMatcher('unet3d', ['linear'])('unet.time_embed.0')).toBe('linear');
-    expect(() => loraMatcher('unet3d', ['attn.x'])).toThrow(/not a target/);
-    expect(loraMatcher('unet3d', ['conv'])('unet.input_blocks.0.0', 'conv')).toBe('conv');
+    expect(loraMatcher(unet3dLoraTargets, ['linear'])('unet.time_embed.0')).toBe('linear');
+    expect(() => loraMatcher(unet3dLoraTargets, ['attn.x'])).toThrow(/not a target/);
+    expect(loraMatcher(unet3dLoraTargets, ['conv'])('unet.input_blocks.0.0', 'conv')).toBe('conv');
   });
 });
 
@@ -45,7 +46,7 @@ describe('LoRA on a linear layer', () => {
     const x = b.input('x', [N, IN]);
     const rng = options.rng ? { seed: b.input('seed', [], 'int64'), step: b.input('step', [], 'int64') } : undefined;
     // a custom family table is not needed: 'linear' adapts every linear
-    const { nn, modules } = withLora({ b, params }, { rank: options.rank ?? R, alpha: options.alpha ?? 4, dropout: options.dropout ?? 0, targets: ['linear'], family: 'unet3d', dropoutRng: rng });
+    const { nn, modules } = withLora({ b, params }, { rank: options.rank ?? R, alpha: options.alpha ?? 4, dropout: options.dropout ?? 0, targets: ['linear'], table: unet3dLoraTargets, dropoutRng: rng });
     const y = b.within('blk.1.transformer_blocks.0.attn1', () => linear(nn, 'to_q', x, { out: OUT }));
     g.markOutput(y);
     return { g, y, params, modules };

@@ -1,9 +1,11 @@
 // Configuration of the VideoCrafter2-family 3D UNet (lvdm openaimodel3d.UNetModel). The same
 // builder makes the full-size model from `videocrafter2Config` (the values of VideoCrafter's
-// configs/inference_t2v_512_v2.0.yaml) and the tiny world's model from `tinyVcConfig`.
+// configs/inference_t2v_512_v2.0.yaml) and the tiny world's model from `tinyVcConfig`. The
+// fields every family shares (contextDim, zeroInit, checkpointPrefix) are in ../family.ts.
+import type { DenoiserConfig } from '../family.ts';
 
-export interface UNet3DConfig {
-  name: string;
+export interface UNet3DConfig extends DenoiserConfig {
+  family: 'unet3d';
   inChannels: number;
   outChannels: number;
   /** Base width (model_channels); the time embedding is 4x this. */
@@ -22,8 +24,6 @@ export interface UNet3DConfig {
   transformerDepth: number;
   /** Transformer blocks per temporal transformer (temporal_transformer_depth). */
   temporalTransformerDepth: number;
-  /** Width of the text tokens cross-attended to (context_dim). */
-  contextDim: number;
   /** nn.Linear proj_in/proj_out in the transformers (use_linear); else 1x1 convs. */
   useLinear: boolean;
   /** A temporal conv block after every ResBlock (temporal_conv). */
@@ -39,18 +39,11 @@ export interface UNet3DConfig {
   fpsCond: boolean;
   /** Groups of every GroupNorm (32 in the real models; fewer for narrow tiny models). */
   normGroups: number;
-  /**
-   * Zero-initialise what the reference zero-initialises (ResBlock out conv, transformer
-   * proj_out, temporal conv4, the output conv). With random init this makes the UNet output
-   * exactly 0 at init; tests of a random model can turn it off.
-   */
-  zeroInit: boolean;
-  /** Prefix of the UNet's keys in the reference checkpoint. */
-  checkpointPrefix: string;
 }
 
 /** VideoCrafter2 (configs/inference_t2v_512_v2.0.yaml, unet_config.params). */
 export const videocrafter2Config: UNet3DConfig = {
+  family: 'unet3d',
   name: 'videocrafter2',
   inChannels: 4,
   outChannels: 4,
@@ -73,7 +66,7 @@ export const videocrafter2Config: UNet3DConfig = {
 };
 
 /**
- * ModelScope T2V's UNet (METHODS.md section 1): 320 x [1,2,4,4], 2 blocks per level, head
+ * ModelScope T2V's UNet (arXiv 2308.06571; damo-vilab's text-to-video-ms-1.7b): 320 x [1,2,4,4], 2 blocks per level, head
  * dim 64, context 1024, an input temporal transformer, ResNet -> TemporalConv ->
  * Transformer2D -> TransformerTemporal, 1x1-conv transformer projections, no fps input.
  * The builder produces this architecture, but with VideoCrafter's parameter names: loading a
@@ -89,6 +82,7 @@ export const modelscopeConfig: UNet3DConfig = {
 
 /** The tiny world's model: same blocks, small widths ([1,4,8,8,8] latents in milliseconds). */
 export const tinyVcConfig: UNet3DConfig = {
+  family: 'unet3d',
   name: 'tiny_vc',
   inChannels: 4,
   outChannels: 4,

@@ -15,23 +15,11 @@ import { ShapeError } from '../../../tensor/ir/ops.ts';
 import { attention, conv2d, conv3d, feedForward, groupNorm, init, layerNorm, linear, type NN, silu, sinusoidalTimestepEmbedding, upsampleNearest } from '../../nn/index.ts';
 import type { ConvHook } from '../../nn/conv.ts';
 import { channelsFirst, channelsLast, framesBack, framesFirst, pointwise, repeatInterleave } from '../common.ts';
+import type { DenoiserInputs } from '../family.ts';
 import { headsAt, type UNet3DConfig, unetSizeMultiple } from './config.ts';
 
-export interface UNet3DInputs {
-  /** Noisy latents [B, C, T, H, W]. */
-  x: Value;
-  /** Diffusion timesteps [B] (float; fractional values are fine). */
-  timesteps: Value;
-  /** Text tokens [B, L, contextDim]. */
-  context: Value;
-  /** Frame rate [B] (or one number for every video); required when config.fpsCond. */
-  fps?: Value | number;
-  /**
-   * Added to the sinusoidal timestep features before the time-embedding MLP:
-   * [B, modelChannels] (T2V-Turbo's projected guidance-scale embedding).
-   */
-  extraTimeEmbedding?: Value;
-}
+/** The denoiser inputs (../family.ts): fps is required when config.fpsCond; extraTimeEmbedding is [B, modelChannels]. */
+export type UNet3DInputs = DenoiserInputs;
 
 /** What the blocks share while one UNet is built. */
 interface Ctx {

@@ -1,5 +1,5 @@
 // Lowering of the consistency objective (T2V-Turbo) with the tiny model (--tiny: random init):
-// the per-step numbers against METHODS.md's formulas, the guidance embedding as an exact no-op at
+// the per-step numbers against the paper's formulas (arXiv 2405.18750), the guidance embedding as an exact no-op at
 // init, the train_step in onnxruntime (finite loss, LoRA and W_proj gradients, the reward mix),
 // its CD loss against a JS recomputation from separate student/teacher UNet runs, AdamW steps
 // lowering the CD loss, the Huber/L2 distance against JS, and the 4-step sampler graph.
@@ -24,7 +24,7 @@ import {
 import type { Plan } from '../../../compiler/plan.ts';
 import { tinyTokenizer } from '../../../stdlib/models/index.ts';
 import { modelBuild } from '../../../stdlib/models/registry.ts';
-import { buildUNet3D } from '../../../stdlib/models/unet3d/index.ts';
+import { buildUNet3D, type UNet3DConfig } from '../../../stdlib/models/unet3d/index.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
 import { alphasCumprod, scaledLinearBetas } from '../../../stdlib/samplers/index.ts';
 
@@ -55,7 +55,7 @@ const cSkipOf = (t: number) => 0.25 / ((10 * t) ** 2 + 0.25);
 const cOutOf = (t: number) => (10 * t) / Math.sqrt((10 * t) ** 2 + 0.25);
 
 describe('consistency numbers', () => {
-  it('grid, t_e, alpha-bar and c_skip/c_out follow METHODS.md', () => {
+  it('grid, t_e, alpha-bar and c_skip/c_out follow T2V-Turbo (arXiv 2405.18750)', () => {
     const solver = { steps: 50, skip: 20 };
     const grid = distillationGrid(solver);
     expect(grid.slice(0, 3)).toEqual([19, 39, 59]);
@@ -121,7 +121,7 @@ describe('consistency lowering (tiny)', () => {
     const t = b.input('t', [1]);
     const context = b.input('context', [1, 16, 64]);
     const build = modelBuild('tiny_vc');
-    g.markOutput(b.within('unet', () => buildUNet3D({ b, params: low.params }, { ...build.unet, zeroInit: false }, { x, timesteps: t, context, fps: 8 })));
+    g.markOutput(b.within('unet', () => buildUNet3D({ b, params: low.params }, { ...(build.denoiser as UNet3DConfig), zeroInit: false }, { x, timesteps: t, context, fps: 8 })));
     base = await session(g);
     const tok = (text: string) => new ort.Tensor('int64', tinyTokenizer.tokenizeBatch([text], 16), [1, 16]);
     const c = await s.text_encode.run({ tokens: tok('a red circle moving left') });

@@ -2,7 +2,6 @@
 // 5 steps: orders 1, 2, 3, 2, 1) on the tiny model: the graphs' interfaces (the x0 history and
 // the per-step coefficients), and train_step of last(3) against an independent composition: 5
 // sample_steps with the history carried by hand, then decode_all of the final latents.
-import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,8 +10,6 @@ import { emitModel } from '../../../tensor/emit/onnx.ts';
 import type { Graph } from '../../../tensor/ir/graph.ts';
 import { type LoweredProgram, LoweringError, lowerReward } from '../../../compiler/lower/index.ts';
 import type { Plan } from '../../../compiler/plan.ts';
-import { addDecodeAll } from '../../../runtime/methods/setup.ts';
-import { modelBuild } from '../../../stdlib/models/registry.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
 import { dpmSolverSchedule } from '../../../stdlib/samplers/index.ts';
 
@@ -77,7 +74,6 @@ describe('reward lowering with dpm_solver: train_step = the sampler steps it rep
   beforeAll(async () => {
     const p = plan(['objective.backprop=last(3)']);
     low = lowerReward(p, { tiny: true });
-    addDecodeAll(p, low, modelBuild(p.model.name));
     s = { sample: await session(low.program.graphs.sample_step), train: await session(low.program.graphs.train_step), decode: await session(low.program.graphs.decode_all!) };
   }, 180_000);
 

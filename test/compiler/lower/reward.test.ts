@@ -2,16 +2,17 @@
 // init): the graphs run in onnxruntime, the LoRA gradient is non-zero, base weights are frozen
 // initializers, and a few optimizer steps on the brightness reward raise it. decode_og decodes the
 // one-step x0 estimate.
+import { readdirSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
 import { emitModel } from '../../../tensor/emit/onnx.ts';
 import type { Graph } from '../../../tensor/ir/graph.ts';
-import { decodeFrames, type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
+import { decodeFrames, type LoweredProgram, lower, LoweringError, lowerReward } from '../../../compiler/lower/index.ts';
+import { needsTinyStandIn, tinyStandIn } from '../../../compiler/tiny/stand-in.ts';
 import type { Plan } from '../../../compiler/plan.ts';
-import { addDecodeAll } from '../../../runtime/methods/setup.ts';
 import { tinyTokenizer } from '../../../stdlib/models/index.ts';
-import { modelBuild } from '../../../stdlib/models/registry.ts';
+import { modelBuild, ModelNotBuiltError } from '../../../stdlib/models/registry.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
 
 function plan(overrides: string[]): Plan {
@@ -192,7 +193,6 @@ describe('reward objective lowering: decode_og (VADER) decodes the one-step x0 e
     const p = plan(['objective.decode_og=true', 'objective.decode=all', 'sampler.eta=0', 'objective.reward=1.0 * brightness', 'lora.dropout=0']);
     const low = lowerReward(p, { tiny: true });
     expect(low.backpropSteps).toBe(1);
-    addDecodeAll(p, low, modelBuild(p.model.name));
     const [train, sample, decode] = await Promise.all([session(low.program.graphs.train_step), session(low.program.graphs.sample_step), session(low.program.graphs.decode_all!)]);
     const shapes = Object.fromEntries(low.program.graphs.train_step.inputs.map((v) => [v.name, [...v.shape]]));
     const latentShape = shapes.latents;
@@ -231,4 +231,57 @@ describe('reward objective lowering: decode_og (VADER) decodes the one-step x0 e
     expect((out.grad_norm.data as Float32Array)[0]).toBeGreaterThan(0);
     await Promise.all([train.release(), sample.release(), decode.release()]);
   }, 120_000);
+});
+
+describe('every shipped pipeline lowers at --tiny size or is refused with its reason', () => {
+  // pipelines/NAME.vpl -> 'lowers', or the refusal it must give (a ModelNotBuiltError for a model
+  // family with no builder, a LoweringError for what the lowering does not handle). A change of
+  // outcome fails: a refused pipeline that starts lowering, one that stops, a reworded refusal.
+  const expected: Record<string, 'lowers' | RegExp> = {
+    actpred: 'lowers',
+    aesthetic: 'lowers',
+    demo: 'lowers',
+    hps_aesthetic: 'lowers',
+    modelscope_aesthetic: 'lowers',
+    opensora_hps: /^model 'opensora_1_2': Open-Sora 1\.2 \(STDiT3 transformer, T5-XXL, temporal VAE\) has no builder yet$/,
+    pickscore: 'lowers',
+    svd_aesthetic: /^model 'svd': Stable Video Diffusion \(.*\) has no builder yet$/,
+    t2v_turbo_ms: 'lowers',
+    t2v_turbo_vc2: 'lowers',
+    turbo_demo: 'lowers',
+    vader_base: 'lowers',
+  };
+
+  it('the table names every pipeline in pipelines/', () => {
+    const shipped = readdirSync('pipelines').filter((f) => f.endsWith('.vpl')).map((f) => f.slice(0, -'.vpl'.length));
+    expect(Object.keys(expected).sort()).toEqual(shipped.sort());
+  });
+
+  /** The pipeline's plan and build as `--tiny` lowers them: full-size models shrunk to their family's small networks. */
+  function lowerTiny(name: string): LoweredProgram {
+    const r = checkFile(`pipelines/${name}.vpl`);
+    if (!r.plan) throw new Error(`${name}.vpl does not check: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+    const base = modelBuild(r.plan.model.name);
+    const { plan, build } = needsTinyStandIn(r.plan) ? tinyStandIn(r.plan, base) : { plan: r.plan, build: base };
+    return lower(plan, { tiny: true, build });
+  }
+
+  for (const [name, outcome] of Object.entries(expected)) {
+    if (outcome === 'lowers') {
+      it(`${name}.vpl lowers, with a train_step graph`, () => {
+        expect(lowerTiny(name).program.graphs.train_step, name).toBeDefined();
+      }, 60_000);
+    } else {
+      it(`${name}.vpl is refused: ${outcome.source}`, () => {
+        let error: unknown;
+        try {
+          lowerTiny(name);
+        } catch (e) {
+          error = e;
+        }
+        expect(error instanceof ModelNotBuiltError || error instanceof LoweringError, `${name}: ${String(error)}`).toBe(true);
+        expect((error as Error).message).toMatch(outcome);
+      });
+    }
+  }
 });

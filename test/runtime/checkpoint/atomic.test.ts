@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatVplError, VplError } from '../../../runtime/errors.ts';
+import { formatVplError, VplError } from '../../../diagnostics/error.ts';
 import { writeFileAtomic, writeFileDurably } from '../../../runtime/fs/atomic.ts';
 
 let dir: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatVplError, isVplError, runtimeErrorCodes, VplError } from '../../../runtime/errors.ts';
+import { catalogue } from '../../../diagnostics/catalogue.ts';
+import { formatVplError, isVplError, VplError } from '../../../diagnostics/error.ts';
 import { ioError } from '../../../runtime/fs/io-error.ts';
 
 describe('runtime errors', () => {
@@ -11,11 +12,13 @@ describe('runtime errors', () => {
     expect(isVplError(new Error('x'))).toBe(false);
   });
 
-  it('keeps every runtime code in the VPL7xxx range with a one-line meaning', () => {
-    for (const [code, meaning] of Object.entries(runtimeErrorCodes)) {
-      expect(code).toMatch(/^VPL7\d{3}$/);
-      expect(meaning).toMatch(/^[A-Z].*\.$/);
-      expect(meaning).not.toContain('\n');
+  it('keeps every runtime code (VPL7xxx) in the catalogue with a one-line meaning', () => {
+    const runtimeCodes = Object.entries(catalogue).filter(([code]) => /^VPL7\d{3}$/.test(code));
+    expect(runtimeCodes.length).toBeGreaterThan(30);
+    for (const [, entry] of runtimeCodes) {
+      expect(entry.severity).toBe('error');
+      expect(entry.summary).toMatch(/^[A-Z].*\.$/);
+      expect(entry.summary).not.toContain('\n');
     }
   });
 

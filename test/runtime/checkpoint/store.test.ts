@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStore, stepDirName } from '../../../runtime/checkpoint/store.ts';
 import { requireCompatible } from '../../../runtime/checkpoint/state.ts';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { checkpointInput, filled } from './fixtures/checkpoint-input.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -14,11 +14,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decodeFrames } from '../../../compiler/lower/index.ts';
 import { checkFile } from '../../../compiler/check/index.ts';
-import { channelsFirst, loadLatentData } from '../../../runtime/methods/consistency-data.ts';
-import { setupConsistency } from '../../../runtime/methods/consistency-setup.ts';
-import { consistencyDecodeFrames, readConsistencyState, runConsistency, validationCaptions } from '../../../runtime/methods/consistency.ts';
-import { LatentCache, latentKey } from '../../../runtime/methods/latent-cache.ts';
+import { channelsFirst, loadLatentData } from '../../../runtime/methods/consistency/data.ts';
+import { setupConsistency } from '../../../runtime/methods/consistency/setup.ts';
+import { readConsistencyState, runConsistency, validationCaptions } from '../../../runtime/methods/consistency/run.ts';
+import { LatentCache, latentKey } from '../../../runtime/methods/consistency/latent-cache.ts';
 import { findFfmpeg } from '../../../runtime/media/ffmpeg.ts';
 import { readSafetensors } from '../../../runtime/weights/safetensors.ts';
 import { shapesItem } from '../../../stdlib/data/shapes.ts';
@@ -103,8 +104,8 @@ describe('consistency distillation (T2V-Turbo)', () => {
     const caps = ['a', 'b', 'c', 'b'];
     expect(validationCaptions(caps, 2, 0)).toEqual(validationCaptions(caps, 2, 0));
     expect(new Set(validationCaptions(caps, 3, 0)).size).toBe(3);
-    expect(consistencyDecodeFrames(planOf(DEMO, ['objective.decode=every(3)']))).toEqual({ count: 3, fixed: [0, 3, 6] });
-    expect(consistencyDecodeFrames(planOf(DEMO, ['objective.decode=frame(2)']))).toEqual({ count: 1, fixed: [2] });
+    expect(decodeFrames(planOf(DEMO, ['objective.decode=every(3)']))).toEqual({ count: 3, fixed: [0, 3, 6] });
+    expect(decodeFrames(planOf(DEMO, ['objective.decode=frame(2)']))).toEqual({ count: 1, fixed: [2] });
   });
 });
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../../runtime/checkpoint/store.ts';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { readMetrics } from '../../../runtime/metrics/jsonl.ts';
 import { train, type TrainOptions, type TrainResult } from '../../../runtime/train/index.ts';
 import { type ToyHooks, toyMethod } from './toy.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { loraScale, readPeftAdapter, writePeftAdapter, type LoraAdapter } from '../../../runtime/weights/lora-peft.ts';
 import { SafetensorsReader, writeSafetensors } from '../../../runtime/weights/safetensors.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { applyRenameRules, mapWeights, requireWeightMapping, summarizeKeys, type WeightShape } from '../../../runtime/weights/mapping.ts';
 
 const shapes = (entries: [string, number[]][]): Map<string, WeightShape> => new Map(entries.map(([k, shape]) => [k, { shape }]));

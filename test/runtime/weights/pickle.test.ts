@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { PyDict, unpickle, type PyValue } from '../../../runtime/weights/pickle.ts';
 import { torchGlobals } from '../../../runtime/weights/torch-globals.ts';
 import { openTorchCheckpoint } from '../../../runtime/weights/torch-zip.ts';

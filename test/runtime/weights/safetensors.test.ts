@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import {
   bf16BitsToNumber,
   f16BitsToNumber,

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { numberToBf16Bits, numberToF16Bits } from '../../../runtime/weights/dtype.ts';
 import { PyDict } from '../../../runtime/weights/pickle.ts';
 import { openTorchCheckpoint, type TorchCheckpoint } from '../../../runtime/weights/torch-zip.ts';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VplError } from '../../../runtime/errors.ts';
+import { VplError } from '../../../diagnostics/error.ts';
 import { MAX_PROMPT_LENGTH, parsePromptText, promptFileSet, readPromptFile } from '../../../stdlib/prompts/index.ts';
 
 let dir: string;

@@ -1,10 +1,10 @@
 // Analytic rewards and the reward mix: values against JS references of the formulas, gradients
-// against finite differences (float64), loss forms per METHODS.md.
+// against finite differences (float64), loss forms as the catalogue gives them (those of
+// mihirp1998/VADER VADER-VideoCrafter/scripts/main/train_t2v_lora.py).
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../../tensor/emit/evaluate.ts';
 import { Builder } from '../../../tensor/ir/builder.ts';
 import { Graph, type Value } from '../../../tensor/ir/graph.ts';
-import type { RewardTerm } from '../../../compiler/plan.ts';
 import {
   type AnalyticReward,
   analyticReference,
@@ -12,12 +12,13 @@ import {
   brightness,
   colourfulness,
   contrast,
-  lossFormOf,
   rewardLoss,
+  rewardLossForm,
   rewardLossReference,
   rewardMix,
   saturation,
   temporalSmoothness,
+  type RewardTerm,
 } from '../../../stdlib/rewards/index.ts';
 import { gradcheck } from '../../helpers/gradcheck.ts';
 
@@ -88,14 +89,14 @@ describe('analytic rewards', () => {
 });
 
 describe('reward mix', () => {
-  it('loss forms follow METHODS.md', () => {
+  it('loss forms follow the reference code', () => {
     const r = [9, 11.5, 7];
-    expect(rewardLossReference(r, lossFormOf('aesthetic'))).toBeCloseTo(0.1 * (1 + 1.5 + 3) / 3, 12);
-    expect(rewardLossReference(r, lossFormOf('aesthetic', { target: 8 }))).toBeCloseTo(0.1 * (1 + 3.5 + 1) / 3, 12);
-    expect(rewardLossReference([0.3, 0.2], lossFormOf('hps'))).toBeCloseTo(0.75, 12);
-    expect(rewardLossReference([21, 23], lossFormOf('pickscore'))).toBeCloseTo(0.78, 12);
-    expect(rewardLossReference([0.4, 0.6], lossFormOf('brightness'))).toBeCloseTo(-0.5, 12);
-    expect(lossFormOf('tiny_text_align').kind).toBe('one_minus');
+    expect(rewardLossReference(r, rewardLossForm('aesthetic'))).toBeCloseTo(0.1 * (1 + 1.5 + 3) / 3, 12);
+    expect(rewardLossReference(r, rewardLossForm('aesthetic', { target: 8 }))).toBeCloseTo(0.1 * (1 + 3.5 + 1) / 3, 12);
+    expect(rewardLossReference([0.3, 0.2], rewardLossForm('hps'))).toBeCloseTo(0.75, 12);
+    expect(rewardLossReference([21, 23], rewardLossForm('pickscore'))).toBeCloseTo(0.78, 12);
+    expect(rewardLossReference([0.4, 0.6], rewardLossForm('brightness'))).toBeCloseTo(-0.5, 12);
+    expect(rewardLossForm('tiny_text_align').kind).toBe('one_minus');
   });
 
   it('builds every loss form in IR as the reference computes it', async () => {
@@ -103,11 +104,11 @@ describe('reward mix', () => {
     const b = new Builder(g);
     const r = b.input('r', [3]);
     const names = ['aesthetic', 'hps', 'pickscore', 'brightness'];
-    const outs = names.map((n) => rewardLoss(b, r, lossFormOf(n)));
+    const outs = names.map((n) => rewardLoss(b, r, rewardLossForm(n)));
     outs.forEach((o) => g.markOutput(o));
     const rv = Float32Array.of(9.5, 22, 0.3);
     const res = await evaluate(g, { r: rv });
-    names.forEach((n, i) => expect((res[outs[i].name] as Float32Array)[0]).toBeCloseTo(rewardLossReference([...rv], lossFormOf(n)), 5));
+    names.forEach((n, i) => expect((res[outs[i].name] as Float32Array)[0]).toBeCloseTo(rewardLossReference([...rv], rewardLossForm(n)), 5));
   });
 
   it('weighted sum of terms with per-reward values; learned rewards through builders', async () => {
@@ -134,7 +135,7 @@ describe('reward mix', () => {
     const smooth = analyticReference('temporal_smoothness', x, shape, 2);
     const tsum = t.reduce((a, v) => a + v, 0);
     const aes = Array.from({ length: 4 }, (_, i) => (10 * x.slice(i * 27, (i + 1) * 27).reduce((a, v) => a + v, 0)) / 27 + tsum);
-    const expected = 0.2 * -(bright.reduce((a, v) => a + v) / 4) + 2 * -(smooth.reduce((a, v) => a + v) / 2) + 1 * rewardLossReference(aes, lossFormOf('aesthetic'));
+    const expected = 0.2 * -(bright.reduce((a, v) => a + v) / 4) + 2 * -(smooth.reduce((a, v) => a + v) / 2) + 1 * rewardLossReference(aes, rewardLossForm('aesthetic'));
     expect((out[mix.loss.name] as Float32Array)[0]).toBeCloseTo(expected, 4);
     expect((out[mix.rewards.brightness.name] as Float32Array)[0]).toBeCloseTo(bright.reduce((a, v) => a + v) / 4, 5);
     expect(() => rewardMix(new Builder(new Graph('x')), [{ reward: 'hps', weight: 1, params: {} }], { frames, framesPerVideo: 2 })).toThrow(/hps/);

@@ -1,4 +1,4 @@
-// The multistep consistency sampler (T2V-Turbo inference): its schedule against METHODS.md's
+// The multistep consistency sampler (T2V-Turbo inference): its schedule against T2V-Turbo's (arXiv 2405.18750)
 // numbers and formulas, the IR step against a JS reference, and the step graph chained over the
 // 4-step schedule in onnxruntime against a JS loop (with a toy student).
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Samplers: schedules and grids against the numbers in METHODS.md and closed forms, and the IR
+// Samplers: schedules and grids against the papers' numbers and closed forms, and the IR
 // updates (DDIM, CFG, consistency, flow, EDM) run in onnxruntime against JS references.
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../../tensor/emit/evaluate.ts';
@@ -154,7 +154,7 @@ describe('consistency (T2V-Turbo)', () => {
     expect(grid.every((t, i) => t === (i + 1) * 20 - 1)).toBe(true);
     expect(cdPair(0)).toEqual({ tS: 19, tE: 0 });
     expect(cdPair(10)).toEqual({ tS: 219, tE: 199 });
-    // METHODS.md section 2
+    // T2V-Turbo (arXiv 2405.18750)
     expect(consistencyTimesteps(4)).toEqual([999, 759, 519, 279]);
     expect(consistencyTimesteps(8)).toEqual([999, 879, 759, 639, 519, 399, 279, 159]);
     expect(consistencyTimesteps(1)).toEqual([999]);

@@ -1,0 +1,165 @@
+// The lowering contract every method's lowering shares: its options, what it returns (the
+// Program plus what the runtime needs to drive it), its error type, and the basis every
+// lowering starts from (the networks' configs, the parameter store, the shapes).
+import type { DType } from '../../tensor/ir/dtype.ts';
+import type { Graph, Shape, Value } from '../../tensor/ir/graph.ts';
+import type { Program } from '../../tensor/program/program.ts';
+import { checkpointKey, type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
+import type { LoraModule } from '../../stdlib/nn/lora.ts';
+import { ParameterStore, type ParameterInfo, type WeightSource } from '../../stdlib/nn/parameters.ts';
+import type { Plan } from '../plan.ts';
+import type { LowPrecision } from './training-step.ts';
+
+export class LoweringError extends Error {
+  override name = 'LoweringError';
+}
+
+export interface LowerOptions {
+  /**
+   * Random-initialised small versions of the model's networks (`--tiny`), seeded by
+   * plan.train.seed. Zero-initialised output layers are random too, so the smoke run
+   * exercises every gradient path.
+   */
+  tiny?: boolean;
+  /** Checkpoint tensors of the base model, VAE and text encoder (keys as checkpointKey maps). */
+  weights?: WeightSource;
+  /** Override the network configs (tests build smaller ones). */
+  build?: ModelBuild;
+  /**
+   * Lower activations of sample_step and train_step to fp16/bf16 with float32 master weights
+   * (plan.train.precision, on a GPU). Unset: float32, the right choice on CPU, where
+   * onnxruntime computes fp16 in float32 anyway.
+   */
+  precision?: LowPrecision;
+}
+
+export interface TensorInterface {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** What it is and where its value comes from. */
+  doc: string;
+}
+
+export interface GraphInterface {
+  inputs: TensorInterface[];
+  outputs: TensorInterface[];
+}
+
+/** One sampler step as the runtime drives it. */
+export interface SamplerStep {
+  /** Index in sampling order (0 = first, noisiest step). */
+  index: number;
+  t: number;
+  /** The timestep the step goes to (-1 for the last step: the data end). */
+  tPrev: number;
+  alphaT: number;
+  alphaPrev: number;
+  /**
+   * The step's scalar inputs of sample_step (float32 []) by input name: the runtime feeds them as
+   * they are. Every lowering of the reward objective fills it.
+   */
+  feeds?: Readonly<Record<string, number>>;
+}
+
+export interface LoweredProgram {
+  program: Program;
+  /** The parameter store (initial values of the LoRA factors: params.initialValue(name)). */
+  params: ParameterStore;
+  lora: LoraModule[];
+  /** The trainable parameters (LoRA A/B), in the order of the optimizer state. */
+  trainable: ParameterInfo[];
+  /** Per-step numbers of the sampler, in sampling order (feeds: sample_step's scalar inputs). */
+  sampler: SamplerStep[];
+  /**
+   * train_step's per-step scalar inputs stacked over its k steps, by input name (timesteps,
+   * alphas_t, ...), in step order.
+   */
+  trainScalars?: Record<string, number[]>;
+  /**
+   * The x0-history inputs of sample_step, most recent first (dpm_solver of order >= 2): zeros
+   * at step 0; after each sample_step the runtime shifts its `x0` output in front. train_step
+   * takes the values at the cutoff under the same names (those of them it declares).
+   */
+  history?: string[];
+  /** Steps with gradient (in train_step); with gradGate, the steps train_step holds (all). */
+  backpropSteps: number;
+  /**
+   * Sampler steps run by sample_step before train_step (its entries are trainFrom..trainFrom +
+   * backpropSteps - 1): steps - backpropSteps, except with decode_og (the cutoff).
+   */
+  trainFrom?: number;
+  /** backprop = random: train_step has the `grad_gate` input (see the top comment). */
+  gradGate?: boolean;
+  /** Latent frames decoded per video. */
+  decodedFrames: number;
+  interfaces: Record<string, GraphInterface>;
+}
+
+/** What every lowering starts from: the networks' configs, the parameter store and the shapes. */
+export interface LoweringBasis {
+  build: ModelBuild;
+  params: ParameterStore;
+  /** Videos per micro-step. */
+  B: number;
+  /** [B, C, T, h, w] */
+  latentShape: Shape;
+  /** Text context length, width, pooled embedding width. */
+  L: number;
+  D: number;
+  E: number;
+}
+
+export function loweringBasis(plan: Plan, options: LowerOptions): LoweringBasis {
+  const base = options.build ?? modelBuild(plan.model.name);
+  const build: ModelBuild = options.tiny ? { ...base, denoiser: { ...base.denoiser, zeroInit: false } } : base;
+  if (!options.tiny && !options.weights) {
+    throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
+  }
+  const params = new ParameterStore({
+    seed: plan.train.seed,
+    trainable: false,
+    weights: options.weights,
+    keyOf: options.weights ? checkpointKey(build) : undefined,
+  });
+  const [C, T, h, w] = plan.derived.latent_shape;
+  const B = plan.train.batch;
+  const D = build.text.text.width;
+  if (D !== build.denoiser.contextDim) throw new LoweringError(`text encoder width ${D} does not match the denoiser's context ${build.denoiser.contextDim}`);
+  return { build, params, B, latentShape: [B, C, T, h, w], L: build.text.text.contextLength, D, E: build.text.embedDim };
+}
+
+
+/** The interface of a graph, each tensor documented by `docOf` unless `docs` names it. */
+export function describeGraph(graph: Graph, docOf: (name: string) => string, docs: Record<string, string> = {}): GraphInterface {
+  const spec = (v: Value): TensorInterface => ({ name: v.name, dtype: v.dtype, shape: [...v.shape], doc: docs[v.name] ?? docOf(v.name) });
+  return { inputs: graph.inputs.map(spec), outputs: graph.outputs.map(spec) };
+}
+
+/**
+ * The interface texts every method's graphs share (state, outputs of the reward mix, the
+ * optimizer's inputs); undefined for a name only the method knows.
+ */
+export function sharedDoc(name: string): string | undefined {
+  if (name.endsWith('_out') && name !== 'latents_out') return `next value of ${name.slice(0, -4)}`;
+  if (name.includes('.lora_')) return 'state: LoRA factor (trainable)';
+  if (name.startsWith('adam.') || name.startsWith('acc.')) return 'state: optimizer';
+  if (name.startsWith('reward.')) return `mean reward value of ${name.slice(7)}`;
+  if (name.startsWith('loss.') && name !== 'loss.cd') return `unweighted loss of ${name.slice(5)}`;
+  return SHARED_DOCS[name];
+}
+
+const SHARED_DOCS: Readonly<Record<string, string>> = {
+  uncond_context: 'output: text_encode/context of the empty prompt',
+  lr: 'learning rate of this optimizer step (warm-up applied by the runtime)',
+  apply: 'accumulation: true on the last micro-step of a window',
+  seed: 'LoRA dropout seed',
+  dropout_step: 'LoRA dropout: global micro-step number',
+  grad_norm: 'global gradient norm before clipping',
+};
+
+/** The LoRA modules once each, in build order (each graph that uses the UNet adapts the same layers). */
+export function dedupeModules(modules: readonly LoraModule[]): LoraModule[] {
+  const seen = new Set<string>();
+  return modules.filter((m) => !seen.has(m.path) && seen.add(m.path));
+}

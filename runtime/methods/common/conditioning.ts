@@ -1,0 +1,115 @@
+// Text conditioning shared by the method engines: the `text_encode` graph run once per distinct
+// prompt (cached), batches of prompt embeddings with the empty prompt as the unconditional
+// context, and feeding graph inputs by name.
+import { tokenizeBatch, unknownWords } from '../../../stdlib/models/clip/tiny-tokenizer.ts';
+import type { Feed, GraphSession, ProgramSessions } from '../../session.ts';
+import type { TensorState } from '../../train/index.ts';
+
+/** What decode_all returns for a batch of latents, in every method. */
+export interface DecodedBatch {
+  /** [B T, 3, H, W] in [-1, 1], video-major. */
+  frames: Float32Array;
+  /** Mean value of each reward over the batch's frames. */
+  rewards: Record<string, number>;
+  loss: number;
+}
+
+export interface Embedding {
+  context: Float32Array;
+  textEmbed: Float32Array;
+}
+
+export interface Conditioning {
+  /** [B, L, D] */
+  context: Float32Array;
+  /** The empty prompt's context, B times. */
+  uncond: Float32Array;
+  /** [B, E] */
+  textEmbed: Float32Array;
+}
+
+export class TextConditioner {
+  /** Words of the prompts the tokenizer does not know (reported once by the trainer). */
+  readonly unknown = new Set<string>();
+  private readonly cache = new Map<string, Embedding>();
+  private readonly contextLength: number;
+  private readonly contextSize: number;
+  private readonly embedSize: number;
+
+  constructor(
+    private readonly text: GraphSession,
+    readonly batch: number,
+  ) {
+    this.contextLength = text.inputs.find((i) => i.name === 'tokens')!.shape[1]!;
+    this.contextSize = text.outputs.find((o) => o.name === 'context')!.shape.slice(1).reduce((a, b) => a * b, 1);
+    this.embedSize = text.outputs.find((o) => o.name === 'text_embed')!.shape[1]!;
+  }
+
+  /** The embedding of one prompt (computed once; the graph's batch is filled with copies). */
+  async embed(prompt: string): Promise<Embedding> {
+    const hit = this.cache.get(prompt);
+    if (hit) return hit;
+    for (const w of unknownWords(prompt)) this.unknown.add(w);
+    const tokens = tokenizeBatch(Array.from({ length: this.batch }, () => prompt), this.contextLength);
+    const out = await this.text.run({ tokens });
+    const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: (out.text_embed as Float32Array).slice(0, this.embedSize) };
+    this.cache.set(prompt, e);
+    return e;
+  }
+
+  /** Context and text_embed of B prompts, and the empty prompt's context as uncond. */
+  async conditioning(prompts: readonly string[]): Promise<Conditioning> {
+    const context = new Float32Array(this.batch * this.contextSize);
+    const uncond = new Float32Array(this.batch * this.contextSize);
+    const textEmbed = new Float32Array(this.batch * this.embedSize);
+    const empty = await this.embed('');
+    for (let i = 0; i < this.batch; i++) {
+      const e = await this.embed(prompts[i]!);
+      context.set(e.context, i * this.contextSize);
+      textEmbed.set(e.textEmbed, i * this.embedSize);
+      uncond.set(empty.context, i * this.contextSize);
+    }
+    return { context, uncond, textEmbed };
+  }
+}
+
+/** A graph's feeds by input name, from `available` first, then from the training state. */
+export function feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
+  const feeds: Record<string, Feed> = {};
+  for (const spec of graph.inputs) {
+    const v = available[spec.name] ?? state?.[spec.name]?.data;
+    if (v === undefined) throw new Error(`internal: no value for input '${spec.name}' of graph '${graph.name}'`);
+    feeds[spec.name] = v;
+  }
+  return feeds;
+}
+
+/**
+ * The prompt side of both method engines (reward/engine.ts: VADER, consistency/engine.ts: T2V-Turbo):
+ * cached `text_encode` embeddings, the words the tokenizer does not know, feeds by name.
+ */
+export class ConditionedEngine {
+  /** Prompt embeddings (text_encode, cached per prompt). */
+  readonly text: TextConditioner;
+
+  constructor(sessions: ProgramSessions, batch: number) {
+    this.text = new TextConditioner(sessions.graph('text_encode'), batch);
+  }
+
+  /** Words of the prompts the tokenizer does not know. */
+  get unknown(): ReadonlySet<string> {
+    return this.text.unknown;
+  }
+
+  embed(prompt: string): Promise<Embedding> {
+    return this.text.embed(prompt);
+  }
+
+  conditioning(prompts: readonly string[]): Promise<Conditioning> {
+    return this.text.conditioning(prompts);
+  }
+
+  feedsFor(graph: GraphSession, available: Record<string, Feed | undefined>, state?: Readonly<TensorState>): Record<string, Feed> {
+    return feedsFor(graph, available, state);
+  }
+}

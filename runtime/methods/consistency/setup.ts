@@ -1,0 +1,85 @@
+// What `vplc run` / `vplc sample` do for an `objective consistency` pipeline (T2V-Turbo) before
+// any heavy work: pick the weights, shrink a full-size pipeline for a --tiny smoke run, and
+// lower the plan (compiler/methods/consistency; its decode_all decodes and scores every frame
+// for validation, sampling and the benchmark).
+//
+// Weights as for every method (../common/weights.ts): with the trained tiny-world files the
+// teacher is the trained tiny UNet; otherwise (and with --tiny) every network is
+// random-initialised from train.seed, and a full-size model becomes small networks of its
+// family with the consistency objective's shrink (compiler/methods/consistency: at most 8
+// frames, 1 x 2 videos per step, 2 validation prompts, tiny_shapes videos when the pipeline's
+// video_folder is not there).
+//
+// `vaeIdentity` names the frozen VAE (the weight file's content hash, or the seeded random init
+// and config): it is part of every latent-cache key (latent-cache.ts).
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { type ConsistencyLoweredProgram, LoweringError, lowerConsistency } from '../../../compiler/lower/index.ts';
+import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts';
+import type { ModelBuild } from '../../../stdlib/models/registry.ts';
+import type { WeightSource } from '../../../stdlib/nn/parameters.ts';
+import { VplError } from '../../../diagnostics/error.ts';
+import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
+
+export interface ConsistencySetup {
+  plan: Plan;
+  lowered: ConsistencyLoweredProgram;
+  build: ModelBuild;
+  mode: WeightsMode;
+  weightsDescription: string;
+  /** Hash of what the program computes (plan + weights identity). */
+  hash: string;
+  /** Identity of the frozen VAE (latent-cache keys). */
+  vaeIdentity: string;
+  /** The weight source the lowering used (undefined: seeded random init); the benchmark's teacher reuses it. */
+  weights?: WeightSource;
+  notes: string[];
+  terms: RewardTerm[];
+}
+
+export interface ConsistencySetupOptions {
+  tiny?: boolean;
+  /** Only text_encode, consistency_step and decode_all (`vplc sample`, the benchmark). */
+  samplingOnly?: boolean;
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+}
+
+type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
+
+const sha = (...parts: (string | Uint8Array)[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\n');
+  return h.digest('hex');
+};
+
+/** Lowers a consistency pipeline. Throws VplError (VPL7130/7132) with the fix. */
+export async function setupConsistency(input: Plan, options: ConsistencySetupOptions = {}): Promise<ConsistencySetup> {
+  const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
+  if (input.objective.name !== 'consistency') throw new Error(`setupConsistency: objective '${input.objective.name}' is not 'consistency'`);
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd });
+  const { plan, build, mode, weights, world } = resolved;
+  const notes = [...resolved.notes];
+  // the files by content: the latent cache must not serve latents of another VAE
+  const fileHash = (p: string) => sha(fs.readFileSync(p));
+  const identity = world ? Object.values(world.paths).map(fileHash).join(',') : 'tiny-random';
+  const vaeIdentity = world ? `tiny_vae:${fileHash(world.paths.vae)}:${world.vaeScale}` : `random:${plan.train.seed}:${JSON.stringify(build.vae)}`;
+  const weightsDescription = world ? `${resolved.description}: the teacher is the trained tiny UNet` : resolved.description;
+  let lowered: ConsistencyLoweredProgram;
+  try {
+    lowered = lowerConsistency(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}) });
+  } catch (error) {
+    if (error instanceof LoweringError || (error instanceof Error && /^reward '/.test(error.message))) {
+      throw new VplError('VPL7132', `${command} cannot compile this pipeline: ${error.message}`, { file: plan.file, help: 'change the pipeline as the message says' });
+    }
+    throw error;
+  }
+  checkWeightsMatch(lowered.params.problems().filter((p) => !p.includes('.lora_') && !p.includes('guidance_embedding')), weights);
+  if (options.samplingOnly) {
+    delete lowered.program.graphs.train_step;
+    delete lowered.program.graphs.encode_video;
+  }
+  const terms = (plan.objective as ConsistencyObjective).reward;
+  const hash = sha(planHash(plan), identity, mode);
+  return { plan, lowered, build, mode, weightsDescription, hash, vaeIdentity, ...(weights ? { weights } : {}), notes, terms };
+}
