@@ -3,6 +3,7 @@
 // with a message instead of a stack trace (VPL_DEBUG=1 shows the trace).
 import { Command, CommanderError } from 'commander';
 import { registerCheck } from './commands/check.ts';
+import { registerCheckWeights } from './commands/check-weights.ts';
 import { registerCompile } from './commands/compile.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFmt } from './commands/fmt.ts';
@@ -34,6 +35,7 @@ export function buildProgram(context: CommandContext): Command {
     })
     .exitOverride();
   registerCheck(program, context);
+  registerCheckWeights(program, context);
   registerFmt(program, context);
   registerExplain(program, context);
   registerCompile(program, context);

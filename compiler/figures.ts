@@ -3,6 +3,8 @@
 import type { Graph, Value } from '../tensor/ir/graph.ts';
 import { matmulFlops } from '../tensor/passes/cost.ts';
 import { peakMemory } from '../tensor/passes/liveness.ts';
+import type { LoweredProgram } from './lower/contract.ts';
+import { estimateMemory, type GraphMemory, inputKind, type MemoryAssumptions, type MemoryEstimate } from './memory-estimate.ts';
 import type { Plan } from './plan.ts';
 
 export interface Figure {
@@ -67,6 +69,8 @@ export interface GraphFigures {
   peakActivationBytes: number;
   /** Bytes of weights and optimizer state the graph reads. */
   paramBytes: number;
+  /** What its session holds while it runs, by kind (programFigures). */
+  memory?: GraphMemory;
 }
 
 export function graphFigures(graph: Graph, stateInputs: Iterable<Value> = []): GraphFigures {
@@ -78,4 +82,22 @@ export function graphFigures(graph: Graph, stateInputs: Iterable<Value> = []): G
     peakActivationBytes: memory.peakBytes,
     paramBytes: memory.paramBytes,
   };
+}
+
+/** Graph figures of a whole lowered program, with the memory estimate (compiler/memory-estimate.ts). */
+export interface ProgramFigures {
+  parameters: { total: number; trainable: number };
+  graphs: GraphFigures[];
+  memory: MemoryEstimate;
+}
+
+/** Figures of a program lowered at computePrecision(assumptions); shapes only, no tensor data is read. */
+export function programFigures(lowered: Pick<LoweredProgram, 'program' | 'trainable' | 'params'>, assumptions: MemoryAssumptions): ProgramFigures {
+  const trainable = new Set(lowered.trainable.map((p) => p.name));
+  const memory = estimateMemory(lowered, assumptions);
+  const graphs = Object.values(lowered.program.graphs).map((g, i) => ({
+    ...graphFigures(g, g.inputs.filter((v) => inputKind(v.name, trainable) !== 'inputs')),
+    memory: memory.graphs[i]!,
+  }));
+  return { parameters: lowered.params.count(), graphs, memory };
 }

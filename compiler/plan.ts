@@ -23,6 +23,8 @@ export interface ModelPlan {
   prediction: PredictionType;
   /** Null: the runtime's weights folder for this model. Paths are relative to `Plan.dir`. */
   weights: string | null;
+  /** The CLIP tokenizer file or folder, relative to `Plan.dir`; absent: found next to the weights. */
+  tokenizer?: string;
   frames: number;
   size: Size;
   fps: number;

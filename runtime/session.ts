@@ -309,9 +309,10 @@ export async function loadProgramDir(dir: string, options: SessionOptions = {}):
  */
 export async function loadProgram(program: Program, options: SessionOptions = {}): Promise<ProgramSessions> {
   const device = requireDevice(options);
-  const emission = options.externalThreshold === undefined ? {} : { externalThreshold: options.externalThreshold };
+  // checkpoint tensors stay in their file: the cache entry links to it rather than copying GBs
+  const emission = { referenceSources: true, ...(options.externalThreshold === undefined ? {} : { externalThreshold: options.externalThreshold }) };
   const plan = planEmission(program, emission);
-  if (plan.blobs.length > 0) {
+  if (plan.blobs.length > 0 || plan.links.length > 0) {
     const cached = compileCached(program, { ...emission, ...(options.cacheRoot === undefined ? {} : { root: options.cacheRoot }) });
     return loadProgramDir(cached.dir, { ...options, device });
   }

@@ -44,7 +44,10 @@ export function registerCompile(program: Command, context: CommandContext): void
           `  ${json.graphs[name].file.padEnd(18)} ${String(figures.nodes).padStart(6)} nodes  ${formatCount(figures.flops).padStart(7)}FLOP  peak activations ${formatBytes(figures.peakActivationBytes)}`,
         );
       }
-      if (json.externalData) write(terminal.out, `  ${json.externalData.file.padEnd(18)} ${formatBytes(json.externalData.bytes)} of frozen weights`);
+      if (json.externalData) {
+        const unwritten = json.externalData.written === false ? ': not written (compiled from shapes, without the checkpoint)' : '';
+        write(terminal.out, `  ${json.externalData.file.padEnd(18)} ${formatBytes(json.externalData.bytes)} of frozen weights${unwritten}`);
+      }
       const counts = lowered.params.count();
       write(terminal.out, `  parameters ${formatCount(counts.total)}, trainable ${formatCount(counts.trainable)}`);
     });

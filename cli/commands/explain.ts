@@ -1,5 +1,8 @@
 // `vplc explain FILE [key=value...]`: the resolved pipeline (every value, where it was set or
-// that it is a default) and the figures that follow from it.
+// that it is a default) and the figures that follow from it. With --graph, the compiled
+// program's figures: each graph's nodes, FLOPs and memory by kind, the total the run needs on
+// the device (compiler/memory-estimate.ts: an upper bound, its assumptions stated) and whether
+// that fits common GPUs or `--gpu-memory`.
 import type { Command } from 'commander';
 import { flattenPlan, formatPlanValue, type Plan } from '../../compiler/plan.ts';
 import { displayFile } from '../../diagnostics/render.ts';
@@ -7,6 +10,9 @@ import type { CommandContext } from '../main.ts';
 import { write } from '../terminal.ts';
 import { checkedPlan } from './arguments.ts';
 import { derivedFigures } from '../../compiler/figures.ts';
+import { COMMON_GPUS, fitOn, type GpuFit, type GpuSize, parseMemorySize } from '../../compiler/gpus.ts';
+import type { Device, GraphMemory, MemoryEstimate } from '../../compiler/memory-estimate.ts';
+import { VplError } from '../../diagnostics/error.ts';
 import { formatCount } from '../../runtime/progress/banner.ts';
 import { formatBytes } from './compile.ts';
 import { type CompiledFigures, compiledFigures, writeNotes } from './lowering.ts';
@@ -18,14 +24,24 @@ export function registerExplain(program: Command, context: CommandContext): void
     .argument('<file>', 'pipeline file')
     .argument('[overrides...]', 'key=value overrides (lora.rank=8)')
     .option('--json', 'print the plan and figures as JSON')
-    .option('--graph', 'also compile the pipeline and report each graph: nodes, FLOPs, peak activation memory')
+    .option('--graph', 'also compile the pipeline and report each graph: nodes, FLOPs, memory, and whether the run fits a GPU')
     .option('--tiny', 'with --graph: use random-initialised small versions of the model families')
-    .action(async (file: string, rest: string[], options: { json?: boolean; graph?: boolean; tiny?: boolean }) => {
+    .option('--device <device>', 'with --graph: the device the memory estimate is for, cpu or cuda (default cuda)')
+    .option('--gpu-memory <size>', 'with --graph: check the estimate against this much GPU memory (24GB, 80GiB) instead of common cards')
+    .action(async (file: string, rest: string[], options: ExplainOptions) => {
       const { terminal } = context;
+      const device = parseDevice(options.device ?? 'cuda');
+      const gpus: readonly GpuSize[] | undefined = options.gpuMemory !== undefined
+        ? [{ bytes: parseMemorySize(options.gpuMemory), label: `--gpu-memory ${options.gpuMemory}` }]
+        : device === 'cuda' ? COMMON_GPUS : undefined;
       const plan = checkedPlan('explain', file, rest, context);
       if (!plan) return;
       const figures = derivedFigures(plan);
-      const graphs = options.graph ? await compiledFigures(plan, options.tiny === true) : undefined;
+      // --device and --gpu-memory ask about the compiled program: they imply --graph
+      const graph = options.graph === true || options.device !== undefined || options.gpuMemory !== undefined;
+      const compiled = graph ? await compiledFigures(plan, options.tiny === true, { device }) : undefined;
+      const fit = compiled?.memory && gpus ? fitOn(compiled.memory.totalBytes, gpus) : undefined;
+      const graphs = compiled ? { ...compiled, ...(fit ? { fit } : {}) } : undefined;
       if (options.json) {
         const { spans: _spans, ...resolved } = plan;
         write(terminal.out, JSON.stringify({ plan: resolved, figures, ...(graphs ? { graphs } : {}) }, null, 2));
@@ -34,8 +50,23 @@ export function registerExplain(program: Command, context: CommandContext): void
       // --tiny on a full-size model: what the smoke build changed, as `vplc run --tiny` prints it
       if (graphs?.notes) writeNotes(terminal.err, graphs.notes);
       write(terminal.out, explainText(plan, figures, terminal.cwd));
-      if (graphs) write(terminal.out, graphText(graphs));
+      if (compiled) write(terminal.out, graphText(compiled));
+      if (compiled?.memory) write(terminal.out, memoryText(compiled.memory, fit));
     });
+}
+
+interface ExplainOptions {
+  json?: boolean;
+  graph?: boolean;
+  tiny?: boolean;
+  device?: string;
+  gpuMemory?: string;
+}
+
+/** As `vplc run --device` reads it (cli/commands/run.ts, not imported: explain never loads the runtime). */
+function parseDevice(value: string): Device {
+  if (value === 'cpu' || value === 'cuda') return value;
+  throw new VplError('VPL7100', `unknown device '${value}'`, { help: 'use --device cuda (the default for explain) or --device cpu' });
 }
 
 function explainText(plan: Plan, figures: ReturnType<typeof derivedFigures>, cwd: string): string {
@@ -60,6 +91,57 @@ function graphText(compiled: CompiledFigures): string {
   const lines = ['', title, `  parameters ${formatCount(compiled.parameters.total)}, trainable ${formatCount(compiled.parameters.trainable)}`];
   for (const g of compiled.graphs) {
     lines.push(`  ${g.graph.padEnd(12)} ${String(g.nodes).padStart(6)} nodes  ${formatCount(g.flops).padStart(7)}FLOP per run  peak activations ${formatBytes(g.peakActivationBytes)}`);
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ memory
+
+/** The columns of the memory table: the kinds of GraphMemory, shown where some graph has them. */
+const MEMORY_COLUMNS: ReadonlyArray<{ key: keyof Omit<GraphMemory, 'graph' | 'peakNode' | 'total' | 'nodes'>; title: string }> = [
+  { key: 'weights', title: 'weights' },
+  { key: 'trainable', title: 'LoRA' },
+  { key: 'optimizer', title: 'optimizer' },
+  { key: 'accumulators', title: 'accum.' },
+  { key: 'inputs', title: 'inputs' },
+  { key: 'outputs', title: 'outputs' },
+  { key: 'activations', title: 'activations' },
+  { key: 'arena', title: 'arena' },
+];
+
+function memoryText(memory: MemoryEstimate, fit: GpuFit[] | undefined): string {
+  const precision = memory.compute === 'fp32'
+    ? `fp32${memory.precision !== 'fp32' ? ` (train.precision ${memory.precision} applies with --device cuda)` : ''}`
+    : `${memory.compute} compute, fp32 weights and optimizer state`;
+  const lines = ['', `memory on ${memory.device}, ${precision}: an upper bound (compiler/memory-estimate.ts)`];
+  const columns = MEMORY_COLUMNS.filter((c) => memory.graphs.some((g) => g[c.key] > 0));
+  const cell = (bytes: number) => (bytes > 0 ? formatBytes(bytes) : '-');
+  const rows = [
+    ['graph', ...columns.map((c) => c.title), 'total'],
+    ...memory.graphs.map((g) => [g.graph, ...columns.map((c) => cell(g[c.key])), cell(g.total)]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) lines.push(`  ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`);
+  lines.push(
+    `  sessions      ${formatBytes(memory.sessionBytes)}: all ${memory.sessions.length} loaded at once, as \`vplc run\` loads them; each holds its own weights and keeps its working memory`,
+  );
+  const host = `${formatBytes(memory.host.total)} (onnxruntime's graph objects; training state, output copies, weights and models in JavaScript)`;
+  if (memory.device === 'cuda') {
+    lines.push(`  CUDA context  ${formatBytes(memory.contextBytes)} (an allowance: context, cuBLAS/cuDNN handles and workspaces)`);
+    lines.push(`  on the GPU    ${formatBytes(memory.totalBytes)}`);
+    lines.push(`  host RAM      ${host}, besides the base of node and onnxruntime`);
+  } else {
+    lines.push(`  host          ${host}`);
+    lines.push(`  in RAM        ${formatBytes(memory.totalBytes)}, besides the base of node and onnxruntime`);
+  }
+  if (fit) {
+    lines.push('', memory.device === 'cuda' ? 'fits on:' : 'fits in:');
+    const sizeWidth = Math.max(...fit.map((f) => formatBytes(f.bytes).length));
+    const labelWidth = Math.max(...fit.map((f) => f.label.length));
+    for (const f of fit) {
+      const verdict = f.fits ? `yes, ${formatBytes(f.spareBytes)} to spare` : `no, ${formatBytes(-f.spareBytes)} short`;
+      lines.push(`  ${formatBytes(f.bytes).padStart(sizeWidth)}  ${f.label.padEnd(labelWidth)}  ${verdict}`);
+    }
   }
   return lines.join('\n');
 }

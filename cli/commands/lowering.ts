@@ -7,8 +7,9 @@
 // `vplc run --tiny` does (compiler/tiny/stand-in.ts): small networks of its family at
 // 32x32, few frames, stand-in rewards. The changes come back as `notes`, which the commands
 // print as `note: ...` lines on stderr (or put in the JSON). tiny_vc is compiled as it is.
-import type { LoweredProgram } from '../../compiler/lower/index.ts';
-import { type GraphFigures, graphFigures } from '../../compiler/figures.ts';
+import type { LoweredProgram, LowerOptions } from '../../compiler/lower/index.ts';
+import { type GraphFigures, graphFigures, programFigures } from '../../compiler/figures.ts';
+import { computePrecision, type Device, type MemoryEstimate } from '../../compiler/memory-estimate.ts';
 import type { Plan } from '../../compiler/plan.ts';
 import type { ModelBuild } from '../../stdlib/models/registry.ts';
 import type { DiagnosticCode } from '../../diagnostics/catalogue.ts';
@@ -27,8 +28,9 @@ export interface LoweringOutcome {
   plan: Plan;
 }
 
-export async function lowerForCommand(plan: Plan, options: { tiny: boolean }): Promise<LoweringOutcome> {
+export async function lowerForCommand(plan: Plan, options: { tiny: boolean; precision?: LowerOptions['precision'] }): Promise<LoweringOutcome> {
   const { lower, LoweringError, compilerMethods } = await import('../../compiler/lower/index.ts');
+  const precision = options.precision ? { precision: options.precision } : {};
   const { needsTinyStandIn } = await import('../../compiler/tiny/stand-in.ts');
   const refused = (error: unknown, notes: string[], p: Plan): LoweringOutcome => {
     if (!(error instanceof LoweringError)) throw error;
@@ -42,24 +44,26 @@ export async function lowerForCommand(plan: Plan, options: { tiny: boolean }): P
     const world = await openTinyWorld(modelBuild(plan.model.name));
     if (world) {
       try {
-        return { lowered: lower(plan, { build: world.build, weights: world.weights }), notes: [], plan };
+        return { lowered: lower(plan, { build: world.build, weights: world.weights, ...precision }), notes: [], plan };
       } catch (error) {
         return refused(error, [], plan);
       }
     }
   }
   if (!options.tiny) {
-    const where = plan.model.weights ? `'${plan.model.weights}'` : `the weights of '${plan.model.name}'`;
-    return {
-      problem: `compiling the full-size model needs ${where}, which this command does not load yet; use --tiny for the same pipeline on random-initialised small versions of its model families`,
-      code: 'VPL7130',
-      notes: [],
-      plan,
-    };
+    // a full-size model: built from its configs; the frozen weights are lazy references (the
+    // checkpoint is not read), so the program can be inspected and costed but not run
+    const where = plan.model.weights ? `'${plan.model.weights}'` : `the checkpoint of '${plan.model.name}'`;
+    const notes = [`${plan.name}: full-size networks built from their configs without reading ${where}: frozen weights are lazy references (shapes only)`];
+    try {
+      return { lowered: lower(plan, { shapesOnly: true, ...precision }), notes, plan };
+    } catch (error) {
+      return refused(error, notes, plan);
+    }
   }
   const shrunk = await tinyStandInFor(plan);
   try {
-    return { lowered: lower(shrunk.plan, { tiny: true, ...(shrunk.build ? { build: shrunk.build } : {}) }), notes: shrunk.notes, plan: shrunk.plan };
+    return { lowered: lower(shrunk.plan, { tiny: true, ...(shrunk.build ? { build: shrunk.build } : {}), ...precision }), notes: shrunk.notes, plan: shrunk.plan };
   } catch (error) {
     return refused(error, shrunk.notes, shrunk.plan);
   }
@@ -98,12 +102,18 @@ export interface CompiledFigures {
   notes?: string[];
   parameters?: { total: number; trainable: number };
   graphs?: GraphFigures[];
+  /** The memory estimate, when a device was given (`explain --graph`). */
+  memory?: MemoryEstimate;
 }
 
-export async function compiledFigures(plan: Plan, tiny: boolean): Promise<CompiledFigures> {
-  const { lowered, problem, code, notes } = await lowerForCommand(plan, { tiny });
+export async function compiledFigures(plan: Plan, tiny: boolean, options: { device?: Device } = {}): Promise<CompiledFigures> {
+  // with a device: lowered at the precision it computes in, and costed with the memory estimate
+  const assumptions = options.device ? { device: options.device, precision: plan.train.precision } : undefined;
+  const compute = assumptions ? computePrecision(assumptions) : 'fp32';
+  const { lowered, problem, code, notes } = await lowerForCommand(plan, { tiny, ...(compute !== 'fp32' ? { precision: compute } : {}) });
   const noted = notes.length > 0 ? { notes } : {};
   if (!lowered) return { tiny, problem: `${code}: ${problem}`, ...noted };
+  if (assumptions) return { tiny, ...noted, ...programFigures(lowered, assumptions) };
   const state = new Set(lowered.trainable.map((p) => p.name));
   const isState = (name: string) => state.has(name) || name.startsWith('adam.') || name.startsWith('acc.');
   return {

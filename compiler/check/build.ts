@@ -146,6 +146,7 @@ export function buildPlan(layer: Layer, ctx: BuildContext): BuildResult {
     latent_channels: entry.latentChannels,
     spatial_stride: entry.spatialStride,
     temporal_stride: entry.temporalStride,
+    ...(typeof modelValues.tokenizer === 'string' ? { tokenizer: modelValues.tokenizer } : {}),
   };
   for (const p of entry.params) (modelPlan as unknown as Values)[p.name] = modelValues[p.name];
 

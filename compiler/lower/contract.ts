@@ -7,6 +7,7 @@ import type { Program } from '../../tensor/program/program.ts';
 import { checkpointKey, type ModelBuild, modelBuild } from '../../stdlib/models/registry.ts';
 import type { LoraModule } from '../../stdlib/nn/lora.ts';
 import { ParameterStore, type ParameterInfo, type WeightSource } from '../../stdlib/nn/parameters.ts';
+import type { AttentionLowering } from '../../stdlib/nn/attention.ts';
 import type { Plan } from '../plan.ts';
 import type { LowPrecision } from './training-step.ts';
 
@@ -26,11 +27,36 @@ export interface LowerOptions {
   /** Override the network configs (tests build smaller ones). */
   build?: ModelBuild;
   /**
+   * No weights: the frozen networks are built from their configs with lazy weights (shapes and
+   * checkpoint keys only), for `vplc compile`/`explain --graph`/`diff --graph` of a full-size
+   * model whose checkpoint is not there. Such a program can be inspected and costed, not run.
+   */
+  shapesOnly?: boolean;
+  /**
    * Lower activations of sample_step and train_step to fp16/bf16 with float32 master weights
    * (plan.train.precision, on a GPU). Unset: float32, the right choice on CPU, where
    * onnxruntime computes fp16 in float32 anyway.
    */
   precision?: LowPrecision;
+  /**
+   * Score bytes one attention chunk may take (stdlib/nn/attention.ts, default 64 MiB): larger
+   * attention is built in query chunks, recomputed one at a time in the backward pass.
+   * Infinity: one block, whatever its size.
+   */
+  attentionChunkBytes?: number;
+  /**
+   * Attention of the graphs no gradient flows through (sample_step) as onnxruntime's fused
+   * com.microsoft MultiHeadAttention: for --device cuda (a contrib op; the plain ops elsewhere).
+   */
+  fusedAttention?: boolean;
+}
+
+/** How a graph's attention is built: fused only where nothing is differentiated. */
+export function attentionLowering(options: LowerOptions, graph: 'forward' | 'differentiated'): AttentionLowering {
+  return {
+    ...(options.attentionChunkBytes !== undefined ? { chunkBytes: options.attentionChunkBytes } : {}),
+    ...(options.fusedAttention && graph === 'forward' ? { fused: true } : {}),
+  };
 }
 
 export interface TensorInterface {
@@ -113,14 +139,16 @@ export interface LoweringBasis {
 export function loweringBasis(plan: Plan, options: LowerOptions): LoweringBasis {
   const base = options.build ?? modelBuild(plan.model.name);
   const build: ModelBuild = options.tiny ? { ...base, denoiser: { ...base.denoiser, zeroInit: false } } : base;
-  if (!options.tiny && !options.weights) {
+  if (!options.tiny && !options.weights && !options.shapesOnly) {
     throw new LoweringError(`model '${plan.model.name}' needs its weights (pass them, or use --tiny for a random-initialised smoke run)`);
   }
+  const lazy = !options.tiny && !options.weights;
   const params = new ParameterStore({
     seed: plan.train.seed,
     trainable: false,
     weights: options.weights,
-    keyOf: options.weights ? checkpointKey(build) : undefined,
+    keyOf: options.weights || lazy ? checkpointKey(build) : undefined,
+    lazyFrozen: lazy,
   });
   const [C, T, h, w] = plan.derived.latent_shape;
   const B = plan.train.batch;

@@ -13,7 +13,7 @@ import type { ModelBuild } from '../../stdlib/models/registry.ts';
 import { buildVaeDecoder } from '../../stdlib/models/vae/index.ts';
 import type { NN, ParameterStore } from '../../stdlib/nn/parameters.ts';
 import { rewardMix } from '../../stdlib/rewards/mix.ts';
-import { tinyRewardBuilders } from '../../stdlib/rewards/tiny.ts';
+import { rewardBuilders } from './reward-builders.ts';
 import type { Plan, RewardTerm } from '../plan.ts';
 import { nameOutput } from './training-step.ts';
 
@@ -28,7 +28,7 @@ export function buildDecodeAllGraph(plan: Plan, params: ParameterStore, build: M
   const frames: Value = b.within('vae', () => buildVaeDecoder(plain, build.vae, framesFirst(plain, latents), { scaled: true }));
   nameOutput(graph, frames, 'frames');
   if (terms.length > 0) {
-    const mix = rewardMix(b, [...terms], { frames, framesPerVideo: T, ...(text ? { text } : {}) }, tinyRewardBuilders(plain, build.text, 'clip'));
+    const mix = rewardMix(b, [...terms], { frames, framesPerVideo: T, ...(text ? { text } : {}) }, rewardBuilders(plain, build));
     nameOutput(graph, mix.loss, 'loss');
     for (const [name, v] of Object.entries(mix.rewards)) nameOutput(graph, v, `reward.${name}`);
   }

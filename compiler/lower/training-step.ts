@@ -57,11 +57,14 @@ export function applyPrecision(graph: Graph, precision: LowPrecision | undefined
  * Append backward pass, accumulation, clipping and AdamW to `b.graph`, and name the outputs:
  * `grad_norm`, `<p>_out`, `adam.m.<p>_out`, `adam.v.<p>_out`, `acc.<p>_out`, `adam.step_out`.
  * Declares the state inputs `adam.m.<p>`, `adam.v.<p>` and (when accumulating) `acc.<p>`.
+ * Returns how many leading nodes are the forward pass (precision casts included): the count
+ * rematerialize needs.
  */
-export function appendOptimizerStep(b: Builder, plan: Plan, inputs: OptimizerStepInputs): void {
+export function appendOptimizerStep(b: Builder, plan: Plan, inputs: OptimizerStepInputs): { forwardNodes: number } {
   const { loss, wrt, lr, adamStep, apply, accumulate } = inputs;
   const graph = b.graph;
   applyPrecision(graph, inputs.precision);
+  const forwardNodes = graph.nodes.length;
   const { grads: gradMap } = differentiate(graph, loss, wrt);
   let grads = wrt.map((v) => gradMap.get(v)!);
   let accNext: Value[] = [];
@@ -92,4 +95,5 @@ export function appendOptimizerStep(b: Builder, plan: Plan, inputs: OptimizerSte
     if (apply) nameOutput(graph, accNext[i], `acc.${p.name}_out`);
   });
   nameOutput(graph, upd.step, 'adam.step_out');
+  return { forwardNodes };
 }

@@ -38,6 +38,7 @@ export interface ModelEntry extends ComponentEntry {
 /** Fields every `model` block takes, whatever the model. Their defaults come from the model. */
 export const modelCommonParams: readonly ParamSpec[] = [
   { name: 'weights', doc: 'Checkpoint of the base model (safetensors, .ckpt or .pt); default: the runtime\'s weights folder for this model.', type: { kind: 'path' }, optional: true },
+  { name: 'tokenizer', doc: 'The text encoder\'s CLIP tokenizer: tokenizer.json, vocab.json (with merges.txt), bpe_simple_vocab_16e6.txt.gz, or a folder holding them; default: looked for next to the weights. The tiny models use their own.', type: { kind: 'path' }, optional: true },
   { name: 'frames', doc: 'Frames per video; a duration such as `2s` is converted with `fps`.', type: { kind: 'frames' }, unit: 'frames', min: 1, max: 1024 },
   { name: 'size', doc: 'Height x width in pixels.', type: { kind: 'size' }, unit: 'pixels', min: 8, max: 4096 },
   { name: 'fps', doc: 'Frame rate the model is conditioned on and videos are written at.', type: { kind: 'int' }, unit: 'fps', min: 1, max: 120 },

@@ -95,6 +95,11 @@ export interface RewardEntry extends ComponentEntry {
   preprocess: RewardPreprocess;
   /** The network it runs, for `explain`. */
   network: string;
+  /**
+   * The files a learned reward's network loads, as their public sources name them, and where
+   * they come from (the message of a run that cannot find them lists these).
+   */
+  checkpoint?: { files: readonly string[]; source: string };
   /** The tiny-world reward a `--tiny` smoke run scores with instead, when this one's network is not built. */
   tinyStandIn?: string;
   /** Why that stand-in is the same kind of reward (shown with the smoke run's notes). */
@@ -122,6 +127,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'image', minFrames: 1, network: 'CLIP ViT-L/14 + MLP 768-1024-128-64-16-1',
     lossForm: { kind: 'abs_to_target', scale: 0.1, target: { param: 'target' } }, score: 'aesthetic score', loss: '0.1 * mean(abs(r - target))',
     preprocess: clip224,
+    checkpoint: { files: ['sac+logos+ava1-l14-linearMSE.pth', 'ViT-L-14.pt'], source: 'the MLP head of christophschuhmann/improved-aesthetic-predictor and OpenAI CLIP ViT-L/14' },
     tinyStandIn: 'tiny_aesthetic', tinyStandInReason: 'an MLP head on CLIP image embeddings, as the tiny aesthetic head on the tiny CLIP',
     params: [{ name: 'target', doc: 'Score the loss pulls towards.', type: { kind: 'float' }, default: 10, min: 0, max: 10 }],
   },
@@ -130,6 +136,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'image_text', minFrames: 1, network: 'OpenCLIP ViT-H/14',
     lossForm: { kind: 'one_minus' }, score: 'cos(image, text)', loss: 'mean(1 - cos(image, text))',
     preprocess: clip224,
+    checkpoint: { files: ['HPS_v2.1_compressed.pt (or HPS_v2_compressed.pt for version v2)', 'open_clip_pytorch_model.bin'], source: 'xswu/HPSv2 on Hugging Face (tgxs002/HPSv2) and open_clip ViT-H-14 laion2b_s32b_b79k' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'a CLIP image-text cosine, as the tiny CLIP\'s',
     params: [{ name: 'version', doc: 'HPS release.', type: { kind: 'enum', values: ['v2', 'v2.1'] }, default: 'v2.1' }],
   },
@@ -138,6 +145,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'image_text', minFrames: 1, network: 'CLIP ViT-H/14',
     lossForm: { kind: 'abs_one_minus_scaled', divisor: 100 }, score: 'logit_scale * cos', loss: 'mean(abs(1 - score / 100)), score = logit_scale * cos',
     preprocess: { kind: 'clip', size: 224, resize: 'short_side_centre_crop', interpolation: 'bicubic' },
+    checkpoint: { files: ['model.safetensors (or pytorch_model.bin) with config.json', 'preprocessor_config.json'], source: 'yuvalkirstain/PickScore_v1 and the processor of laion/CLIP-ViT-H-14-laion2B-s32B-b79K on Hugging Face' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'a CLIP image-text similarity, as the tiny CLIP\'s cosine',
     params: [],
   },
@@ -146,6 +154,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'video_text', minFrames: 8, network: 'ViCLIP ViT-L/14, joint space-time attention',
     lossForm: neg, score: 'cos(video, text)', loss: '-cos(video, text)',
     preprocess: { kind: 'imagenet', size: 224, resize: 'short_side_random_crop', interpolation: 'bicubic' },
+    checkpoint: { files: ['ViClip-InternVid-10M-FLT.pth', 'bpe_simple_vocab_16e6.txt.gz'], source: 'OpenGVLab/ViCLIP on Hugging Face (OpenGVLab/InternVideo, Data/InternVid)' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'a video-text similarity; the tiny world has no video encoder, so the tiny CLIP\'s per-frame image-text cosine',
     params: [{ name: 'frames', doc: 'Frames sampled (evenly strided) from the decoded ones.', type: { kind: 'int' }, unit: 'frames', default: 8, min: 1, max: 64 }],
   },
@@ -154,6 +163,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'video_text', minFrames: 8, network: 'VideoMAE-base, Kinetics-400',
     lossForm: neg, score: '-cross_entropy(logits, class named by the prompt)', loss: 'cross_entropy(logits, class named by the prompt)',
     preprocess: { kind: 'imagenet', size: 224, resize: 'square', interpolation: 'bilinear' },
+    checkpoint: { files: ['model.safetensors (or pytorch_model.bin) with config.json'], source: 'MCG-NJU/videomae-base-finetuned-kinetics on Hugging Face' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'agreement with what the prompt names; the tiny world has no action classifier, so the tiny CLIP\'s image-text cosine',
     params: [],
   },
@@ -162,6 +172,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'image', minFrames: 1, network: 'YOLOS',
     lossForm: neg, score: 'mean(confidence(object))', loss: '-mean(confidence(object))',
     preprocess: { kind: 'imagenet', size: 512, resize: 'height', interpolation: 'bilinear' },
+    checkpoint: { files: ['model.safetensors (or pytorch_model.bin) with config.json'], source: 'hustvl/yolos-base on Hugging Face' },
     tinyStandIn: 'tiny_aesthetic', tinyStandInReason: 'a learned image-only score; the tiny world has no detector, so the tiny aesthetic head',
     params: [{ name: 'object', doc: 'Object class to detect.', type: { kind: 'string' }, default: 'dog' }],
   },
@@ -170,6 +181,7 @@ export const rewards: readonly RewardEntry[] = [
     modality: 'image', minFrames: 1, network: 'CLIP ViT-L/14 + MLP',
     lossForm: neg, score: '-predicted_size', loss: 'predicted_size',
     preprocess: clip224,
+    checkpoint: { files: ['compressibility MLP weights', 'ViT-L-14.pt'], source: 'the compression scorer of mihirp1998/VADER (Core/compression_scorer.py) on OpenAI CLIP ViT-L/14' },
     tinyStandIn: 'tiny_aesthetic', tinyStandInReason: 'an MLP head on CLIP image embeddings, as the tiny aesthetic head on the tiny CLIP',
     params: [],
   },

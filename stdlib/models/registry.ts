@@ -2,9 +2,12 @@
 // says what a pipeline may name; this says how to build it: the denoiser (any family of
 // ./families.ts), the VAE and the text encoder.
 import { type ClipConfig, openClipHConfig, tinyClipConfig } from './clip/index.ts';
+import type { TextTokenizerSpec } from './clip/config.ts';
+import { modelscopeClipConfig } from './clip/config.ts';
 import type { DenoiserConfig } from './family.ts';
 import { familyOf } from './families.ts';
 import { modelscopeConfig, tinyVcConfig, videocrafter2Config } from './unet3d/index.ts';
+import type { UNet3DConfig } from './unet3d/config.ts';
 import { sdVaeConfig, tinyVaeConfig, type VaeConfig } from './vae/index.ts';
 
 export interface ModelBuild {
@@ -14,6 +17,8 @@ export interface ModelBuild {
   denoiser: DenoiserConfig;
   vae: VaeConfig;
   text: ClipConfig;
+  /** The prompts' tokenizer and its padding (the same text tower is padded differently by VideoCrafter2 and ModelScope). */
+  tokenizer: TextTokenizerSpec;
   /**
    * Whether the parameter names match the reference checkpoint's keys (after stripping the
    * component's checkpointPrefix). False: the architecture is built, loading real weights
@@ -24,16 +29,17 @@ export interface ModelBuild {
 }
 
 export const modelBuilds: Readonly<Record<string, ModelBuild>> = {
-  videocrafter2: { name: 'videocrafter2', denoiser: videocrafter2Config, vae: sdVaeConfig, text: openClipHConfig, checkpointNames: true },
+  videocrafter2: { name: 'videocrafter2', denoiser: videocrafter2Config, vae: sdVaeConfig, text: openClipHConfig, tokenizer: { kind: 'clip-bpe', pad: 'zero' }, checkpointNames: true },
   modelscope: {
     name: 'modelscope',
     denoiser: modelscopeConfig,
     vae: sdVaeConfig,
-    text: openClipHConfig,
+    text: modelscopeClipConfig,
+    tokenizer: { kind: 'clip-bpe', pad: 'from-files' },
     checkpointNames: false,
-    notes: 'ModelScope T2V: the same blocks as VideoCrafter2 without fps conditioning and with 1x1-conv transformer projections; its checkpoint uses other key names (no key map yet).',
+    notes: 'ModelScope T2V: the same blocks as VideoCrafter2 without fps conditioning and with 1x1-conv transformer projections; its diffusers folder (other key names) loads through the key map of ./layouts.ts.',
   },
-  tiny_vc: { name: 'tiny_vc', denoiser: tinyVcConfig, vae: tinyVaeConfig, text: tinyClipConfig, checkpointNames: true },
+  tiny_vc: { name: 'tiny_vc', denoiser: tinyVcConfig, vae: tinyVaeConfig, text: tinyClipConfig, tokenizer: { kind: 'tiny' }, checkpointNames: true },
 };
 
 /** Catalogue models whose networks are not built yet, and why. */
@@ -73,5 +79,19 @@ export function checkpointKey(build: ModelBuild): (name: string) => string {
 
 /** Small networks of `base`'s family for `--tiny`: the family's shrink, the tiny VAE and CLIP. */
 export function tinyFamilyBuild(base: ModelBuild): ModelBuild {
-  return { ...base, name: `${base.name} (tiny)`, denoiser: familyOf(base.denoiser).shrink(base.denoiser), vae: tinyVaeConfig, text: tinyClipConfig };
+  return { ...base, name: `${base.name} (tiny)`, denoiser: familyOf(base.denoiser).shrink(base.denoiser), vae: tinyVaeConfig, text: tinyClipConfig, tokenizer: { kind: 'tiny' } };
+}
+
+/**
+ * A full-size unet3d model at reduced widths, with its real key layout: UNet 64 channels
+ * ([64, 128, 256, 256], 2 blocks, attention at [4, 2, 1], heads of 32, init_attn 8 x 32),
+ * context 64, VAE ch 32, text tower 64 wide with 2 heads (its own layer count). The checkpoint
+ * layouts' tests write and read checkpoints of it without gigabytes.
+ */
+export function reducedBuild(name: string): ModelBuild {
+  const base = modelBuild(name);
+  if (base.denoiser.family !== 'unet3d' || name === 'tiny_vc') throw new ModelNotBuiltError(`model '${name}' has no reduced build (videocrafter2 and modelscope have)`);
+  const { heads: _heads, ...unet } = base.denoiser as UNet3DConfig;
+  const denoiser: UNet3DConfig = { ...unet, modelChannels: 64, headDim: 32, contextDim: 64, initAttention: unet.initAttention && { heads: 8, headDim: 32 } };
+  return { ...base, name: `${base.name} (reduced)`, denoiser, vae: { ...base.vae, ch: 32 }, text: { ...base.text, embedDim: 64, text: { ...base.text.text, width: 64, heads: 2 } } };
 }

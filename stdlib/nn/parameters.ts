@@ -118,6 +118,12 @@ export interface ParameterStoreOptions {
   keyOf?: (name: string) => string;
   /** A parameter the checkpoint lacks: 'error' (listed by problems(), the default with weights) or 'init'. */
   onMissing?: 'error' | 'init';
+  /**
+   * Frozen parameters are known by shape only (no checkpoint, no random init): they become
+   * lazy initializers that name their checkpoint key. For compiling and costing a full-size
+   * model without its weights; trainable parameters (LoRA factors) are still initialised.
+   */
+  lazyFrozen?: boolean;
 }
 
 export interface ParameterRequest {
@@ -228,6 +234,9 @@ export class ParameterStore {
     if (entry.checkpoint?.external && !entry.checkpoint.data) {
       throw new Error(`parameter '${name}' is stored in ${entry.checkpoint.external.file}; read it from there`);
     }
+    if (this.options.lazyFrozen && !entry.checkpoint && !entry.info.trainable) {
+      throw new Error(`parameter '${name}' is known by shape only (compiled without weights)`);
+    }
     return this.inlineData(entry);
   }
 
@@ -291,6 +300,9 @@ export class ParameterStore {
     if (trainable) return graph.addInput(name, { dtype, shape });
     const external = entry.checkpoint?.external;
     if (external && entry.checkpoint?.dtype === dtype) return graph.addInitializer(name, { dtype, shape }, { external });
+    if (this.options.lazyFrozen && !entry.checkpoint) {
+      return graph.addInitializer(name, { dtype, shape }, { lazy: { key: this.options.keyOf ? this.options.keyOf(name) : name } });
+    }
     return graph.addInitializer(name, { dtype, shape }, { data: this.inlineData(entry) });
   }
 

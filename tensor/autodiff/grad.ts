@@ -43,6 +43,7 @@ export interface GradientResult {
 }
 
 const stopGradientNodes = new WeakSet<Node>();
+const eagerlySummed = new WeakSet<Value>();
 
 /** Identity whose output autodiff treats as a constant (see the module comment). */
 export function stopGradient(b: Builder, x: Value): Value {
@@ -55,6 +56,16 @@ export function stopGradient(b: Builder, x: Value): Value {
 
 export function isStopGradient(node: Node): boolean {
   return stopGradientNodes.has(node);
+}
+
+/**
+ * Sum the gradient contributions to `value` as they arrive (a running Add under each
+ * consumer's backward scope) instead of all at once when its producer is reached. For a value
+ * that many consumers read one after another, such as K and V of chunked attention: one partial
+ * sum is alive instead of one gradient per consumer. The association order is the same.
+ */
+export function accumulateEagerly(value: Value): void {
+  eagerlySummed.add(value);
 }
 
 export function gradients(graph: Graph, loss: Value, wrt: Value[], options: GradientOptions = {}): Map<Value, Value> {
@@ -124,9 +135,10 @@ export function differentiate(graph: Graph, loss: Value, wrt: Value[], options: 
 
   // 3. Seed, then propagate cotangents backwards.
   const contributions = new Map<Value, Value[]>();
-  const contribute = (v: Value, g: Value) => {
+  const contribute = (v: Value, g: Value, from?: Node) => {
     const list = contributions.get(v);
-    if (list) list.push(g);
+    if (list && eagerlySummed.has(v)) list[0] = emitting(from, () => b.add(list[0], g));
+    else if (list) list.push(g);
     else contributions.set(v, [g]);
   };
   /** Sum of a value's contributions (built once, under the producer's backward scope). */
@@ -170,7 +182,7 @@ export function differentiate(graph: Graph, loss: Value, wrt: Value[], options: 
           `internal: VJP of ${node.op} (${node.name}) gave [${g.shape}] ${g.dtype} for input ${i} of [${v.shape}] ${v.dtype}`,
         );
       }
-      contribute(v, g);
+      contribute(v, g, node);
     });
   }
 

@@ -1,9 +1,11 @@
-// Emission: IR Graph -> ONNX ModelProto bytes (onnx-proto), opset 17.
+// Emission: IR Graph -> ONNX ModelProto bytes (onnx-proto), opset 17, plus onnxruntime's
+// com.microsoft opset when the graph holds one of its ops (tensor/ir/ops-contrib.ts).
 import onnxProto from 'onnx-proto';
 import { dtypes, type DType, type TypedArray } from '../ir/dtype.ts';
 import { numericData } from '../ir/numeric.ts';
-import type { AttributeValue, ConstantTensor, Graph, Value } from '../ir/graph.ts';
+import { type AttributeValue, type ConstantTensor, Graph, type Value } from '../ir/graph.ts';
 import { type AttributeType, opSchemas } from '../ir/ops.ts';
+import { domainOpsets, opDomains } from '../ir/ops-contrib.ts';
 
 const { onnx } = onnxProto;
 
@@ -23,10 +25,24 @@ export function emitModel(graph: Graph, options: EmitOptions = {}): Uint8Array {
     producerName: 'vplc',
     producerVersion: '0.1.0',
     docString: options.docString ?? '',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: opsetImports(graph),
     graph: emitGraph(graph),
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** The default opset, and that of every other domain a node of the graph (or of a subgraph) is in. */
+export function opsetImports(graph: Graph): { domain: string; version: number }[] {
+  const used = new Set<string>();
+  const visit = (g: Graph) => {
+    for (const node of g.nodes) {
+      const domain = opDomains[node.op];
+      if (domain) used.add(domain);
+      for (const a of Object.values(node.attributes)) if (a instanceof Graph) visit(a);
+    }
+  };
+  visit(graph);
+  return [{ domain: '', version: OPSET }, ...[...used].sort().map((domain) => ({ domain, version: domainOpsets[domain] }))];
 }
 
 function valueInfo(value: Value) {
@@ -91,7 +107,8 @@ export function emitGraph(graph: Graph) {
       if (constantInputs.has(name)) continue;
       attribute.push(emitAttribute(name, value, schema?.attributes?.[name], node.op));
     }
-    return { name: node.name, opType: node.op, input: inputs, output: node.outputs.map((v) => v.name), attribute };
+    const domain = opDomains[node.op];
+    return { name: node.name, opType: node.op, ...(domain ? { domain } : {}), input: inputs, output: node.outputs.map((v) => v.name), attribute };
   });
 
   return {

@@ -31,6 +31,9 @@ export function spatialList(value: number | number[] | undefined, n: number, fal
   throw new ShapeError(`${what} ${JSON.stringify(value)} needs ${n}${allowDouble ? ` or ${2 * n}` : ''} entries`);
 }
 
+/** Longest arange emitted as a constant (see arange). */
+const ARANGE_CONSTANT_LIMIT = 1 << 16;
+
 export class Builder {
   private readonly scopes: string[] = [];
   /** Rematerialisation segment given to every node built while it is set. */
@@ -166,9 +169,19 @@ export class Builder {
     if (values.length !== n) throw new ShapeError(`constant of shape [${shape.join(', ')}] needs ${n} values, got ${values.length}`);
     return this.constant(numericData(dtype, values), shape, dtype, name);
   }
-  /** [start, start+step, ...] with n entries, as a constant. */
+  /**
+   * [start, start+step, ...] with n entries. Up to 2^16 entries it is a constant; longer ones
+   * (a counter per activation element of a full-size model: tens of millions) are computed
+   * from two short constants, rows x 4096 + columns, so the graph does not carry them.
+   */
   arange(n: number, dtype: DType = 'int64', start = 0, step = 1): Value {
-    return this.constantOf(Array.from({ length: n }, (_, i) => start + i * step), [n], dtype, 'arange');
+    if (n <= ARANGE_CONSTANT_LIMIT) return this.constantOf(Array.from({ length: n }, (_, i) => start + i * step), [n], dtype, 'arange');
+    const cols = 4096;
+    const rows = Math.ceil(n / cols);
+    const row = this.constantOf(Array.from({ length: rows }, (_, i) => start + i * cols * step), [rows, 1], dtype, 'arange_rows');
+    const col = this.constantOf(Array.from({ length: cols }, (_, i) => i * step), [1, cols], dtype, 'arange_cols');
+    const flat = this.reshape(this.add(row, col), [rows * cols]);
+    return rows * cols === n ? flat : this.slice(flat, 0, 0, n);
   }
   /** A constant filled with one value. */
   full(shape: Shape, value: number, dtype: DType = 'float32'): Value {

@@ -32,6 +32,11 @@ export interface Initializer {
   /** Inline data (small constants, or weights already in memory). */
   data?: TypedArray;
   external?: ExternalData;
+  /**
+   * A weight known by shape only (a full-size model compiled without its checkpoint): emitted
+   * as external data whose bytes nobody has yet. `key` names the tensor it stands for.
+   */
+  lazy?: { key: string };
 }
 
 export class Value {

@@ -36,12 +36,15 @@ export function defaultPrecision(device: 'cpu' | 'cuda'): Precision {
 export function lowerPrecision(graph: Graph, low: Exclude<Precision, 'float32'>): Graph {
   const casts = new Map<string, Value>(); // `${value.id}:${dtype}` -> cast
   const pending: Node[] = [];
-  const castTo = (v: Value, dtype: DType): Value => {
+  // A cast joins the remat segment of what it casts (an activation's producer; for a weight or
+  // input, its first user), so that remat recomputes it instead of keeping it alive.
+  const castTo = (v: Value, dtype: DType, user: Node): Value => {
     if (v.dtype === dtype || !isFloatType(v.dtype)) return v;
     const key = `${v.id}:${dtype}`;
     let c = casts.get(key);
     if (!c) {
-      const node = graph.addNode('Cast', [v], [{ dtype, shape: v.shape }], { to: dtype }, 'precision');
+      const segment = v.producer ? v.producer.segment : user.segment;
+      const node = graph.addNode('Cast', [v], [{ dtype, shape: v.shape }], { to: dtype }, 'precision', segment);
       graph.nodes.pop();
       pending.push(node);
       c = node.outputs[0];
@@ -61,8 +64,8 @@ export function lowerPrecision(graph: Graph, low: Exclude<Precision, 'float32'>)
       const activations = floats.filter((v) => v.producer !== undefined);
       target = activations.length === 0 ? low : activations.some((v) => v.dtype === 'float32') ? 'float32' : low;
     }
-    if (node.op === 'Loop') node.inputs = node.inputs.map((v) => v && castTo(v, originalType(v)));
-    if (target) node.inputs = node.inputs.map((v) => v && castTo(v, target!));
+    if (node.op === 'Loop') node.inputs = node.inputs.map((v) => v && castTo(v, originalType(v), node));
+    if (target) node.inputs = node.inputs.map((v) => v && castTo(v, target!, node));
     result.push(...pending.splice(0));
     const present = node.inputs.filter((v): v is Value => v !== undefined);
     const types = inferTypes(node.op, present.map((v) => v.type), node.attributes, node.scope);

@@ -17,6 +17,9 @@ export interface MemoryReport {
   peakNode: string;
   /** Largest values alive at the peak (name, bytes), largest first, at most 10. */
   liveAtPeak: { name: string; bytes: number }[];
+  /** Of peakBytes: the non-param graph inputs and the graph outputs alive at the peak (the rest are intermediates). */
+  peakInputBytes: number;
+  peakOutputBytes: number;
   paramBytes: number;
   /** Non-param graph inputs and graph outputs. */
   inputBytes: number;
@@ -79,6 +82,14 @@ export function peakMemory(graph: Graph, options: { params?: Iterable<Value> } =
   });
   let paramBytes = 0;
   for (const v of params) paramBytes += valueBytes(v);
+  const inputs = new Set(graph.inputs);
+  const outputs = new Set(graph.outputs);
+  let peakInputBytes = 0;
+  let peakOutputBytes = 0;
+  for (const v of peakLive) {
+    if (inputs.has(v)) peakInputBytes += valueBytes(v);
+    else if (outputs.has(v)) peakOutputBytes += valueBytes(v);
+  }
   return {
     peakBytes,
     peakIndex,
@@ -87,6 +98,8 @@ export function peakMemory(graph: Graph, options: { params?: Iterable<Value> } =
       .map((v) => ({ name: v.name, bytes: valueBytes(v) }))
       .sort((a, b) => b.bytes - a.bytes)
       .slice(0, 10),
+    peakInputBytes,
+    peakOutputBytes,
     paramBytes,
     inputBytes,
     outputBytes: graph.outputs.reduce((s, v) => s + valueBytes(v), 0),

@@ -30,6 +30,13 @@ const ALIGN = 64;
 export interface EmitProgramOptions {
   /** Initializers of at least this many bytes go to weights.bin (default 1 MiB). */
   externalThreshold?: number;
+  /**
+   * Large weights that are byte ranges of a checkpoint stay there: the folder gets a hard link
+   * to each source file (`source-<n><ext>`; a copy only across file systems) and the models
+   * point into it, so a 5 GB checkpoint is neither copied nor read by vplc (the runtime's cache
+   * uses this). Off: weights.bin holds a copy, and the folder stands alone (`vplc compile`).
+   */
+  referenceSources?: boolean;
 }
 
 interface Blob {
@@ -39,10 +46,17 @@ interface Blob {
   length: number;
 }
 
+/** A checkpoint file the models point into (referenceSources): `link` in the folder -> `file`. */
+export interface SourceLink {
+  link: string;
+  file: string;
+}
+
 /** The emission plan: external-data layout and the model bytes of every graph. Writes nothing. */
 export interface EmissionPlan {
   models: Map<string, Uint8Array>;
   blobs: Blob[];
+  links: SourceLink[];
   externalBytes: number;
   json: ProgramJson;
 }
@@ -67,7 +81,24 @@ function byteLength(v: Value): number {
 
 export function planEmission(program: Program, options: EmitProgramOptions = {}): EmissionPlan {
   const threshold = options.externalThreshold ?? 1 << 20;
-  const blobs = new Map<Value, Blob>();
+  // A weight used by several graphs is one Value per graph: stored once, keyed by where its
+  // bytes come from.
+  const blobs = new Map<string, Blob>();
+  const dataIds = new WeakMap<TypedArray, number>();
+  let nextDataId = 0;
+  const sourceOf = (value: Value, init: Initializer): string => {
+    if (init.lazy) return `lazy:${value.name}:${init.lazy.key}`;
+    if (init.external) return `file:${init.external.file}:${init.external.offset}:${init.external.length}:${value.name}`;
+    let id = dataIds.get(init.data!);
+    if (id === undefined) dataIds.set(init.data!, (id = nextDataId++));
+    return `data:${id}`;
+  };
+  const links = new Map<string, SourceLink>(); // source file -> its link
+  const linkOf = (file: string): SourceLink => {
+    let link = links.get(file);
+    if (!link) links.set(file, (link = { link: `source-${links.size}${path.extname(file)}`, file: path.resolve(file) }));
+    return link;
+  };
   let offset = 0;
   const models = new Map<string, Uint8Array>();
   const graphs: ProgramJson['graphs'] = {};
@@ -79,17 +110,23 @@ export function planEmission(program: Program, options: EmitProgramOptions = {})
     view.nodes = graph.nodes;
     let external = 0;
     for (const [value, init] of graph.initializers) {
-      if (byteLength(value) < threshold) {
+      if (byteLength(value) < threshold && !init.lazy) {
         // small weights from a checkpoint are read in: the model must not point outside its directory
         view.initializers.set(value, init.data ? init : { data: readSmallExternal(value, init) });
         continue;
       }
-      let blob = blobs.get(value);
+      if (options.referenceSources && init.external) {
+        view.initializers.set(value, { external: { ...init.external, file: linkOf(init.external.file).link } });
+        external++;
+        continue;
+      }
+      const source = sourceOf(value, init);
+      let blob = blobs.get(source);
       if (!blob) {
         const length = init.external?.length ?? byteLength(value);
         if (length !== byteLength(value)) throw new Error(`initializer '${value.name}': ${length} bytes of external data for ${byteLength(value)}`);
         blob = { value, init, offset, length };
-        blobs.set(value, blob);
+        blobs.set(source, blob);
         offset = Math.ceil((offset + length) / ALIGN) * ALIGN;
       }
       view.initializers.set(value, { external: { file: EXTERNAL_DATA_FILE, offset: blob.offset, length: blob.length } });
@@ -101,6 +138,7 @@ export function planEmission(program: Program, options: EmitProgramOptions = {})
   }
   const list = [...blobs.values()];
   const externalBytes = list.length ? list[list.length - 1].offset + list[list.length - 1].length : 0;
+  const lazy = list.filter((blob) => blob.init.lazy).length;
   const json: ProgramJson = {
     name: program.name,
     vplcVersion: VPLC_VERSION,
@@ -108,20 +146,25 @@ export function planEmission(program: Program, options: EmitProgramOptions = {})
     graphs,
     schedule: program.schedule,
     weights: program.weights,
-    externalData: list.length ? { file: EXTERNAL_DATA_FILE, bytes: externalBytes } : null,
+    externalData: list.length ? { file: EXTERNAL_DATA_FILE, bytes: externalBytes, ...(lazy > 0 ? { written: false, lazyTensors: lazy } : {}) } : null,
   };
-  json.hash = hashPlan(models, list, json);
-  return { models, blobs: list, externalBytes, json };
+  json.hash = hashPlan(models, list, json, [...links.values()]);
+  return { models, blobs: list, links: [...links.values()], externalBytes, json };
 }
 
 /** sha256 over the vplc version, the models (external data by reference), the blobs' contents or sources, schedule and manifest. */
-function hashPlan(models: Map<string, Uint8Array>, blobs: Blob[], json: ProgramJson): string {
+function hashPlan(models: Map<string, Uint8Array>, blobs: Blob[], json: ProgramJson, links: SourceLink[]): string {
   const h = createHash('sha256');
   h.update(`vplc ${VPLC_VERSION}\n`);
+  for (const { link, file } of links) {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    h.update(`link ${link} ${file} ${stat?.size ?? -1} ${stat?.mtimeMs ?? -1}\n`);
+  }
   for (const [name, bytes] of models) h.update(`graph ${name} ${bytes.length}\n`).update(bytes);
   for (const blob of blobs) {
     h.update(`blob ${blob.value.name} ${blob.offset} ${blob.length}\n`);
     if (blob.init.data) h.update(new Uint8Array(blob.init.data.buffer, blob.init.data.byteOffset, blob.init.data.byteLength));
+    else if (blob.init.lazy) h.update(`lazy ${blob.init.lazy.key}\n`);
     else if (blob.init.external) {
       const { file, offset } = blob.init.external;
       const stat = fs.statSync(file, { throwIfNoEntry: false });
@@ -136,8 +179,24 @@ function hashPlan(models: Map<string, Uint8Array>, blobs: Blob[], json: ProgramJ
 /** Write the planned program into `dir` (created if needed). */
 export function writeEmission(plan: EmissionPlan, dir: string): ProgramJson {
   fs.mkdirSync(dir, { recursive: true });
+  for (const { link, file } of plan.links) {
+    // a hard link: onnxruntime refuses external data that resolves outside the model's folder
+    // (symbolic links included); across file systems there is nothing to do but copy
+    const at = path.join(dir, link);
+    fs.rmSync(at, { force: true });
+    try {
+      fs.linkSync(file, at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      fs.copyFileSync(file, at);
+    }
+  }
   for (const [name, bytes] of plan.models) fs.writeFileSync(path.join(dir, `${name}.onnx`), bytes);
-  if (plan.blobs.length > 0) {
+  // weights known by shape only: the layout is planned, but there are no bytes to write (and a
+  // weights.bin left by an earlier compile would not match the models)
+  const lazy = plan.blobs.some((blob) => blob.init.lazy);
+  if (lazy) fs.rmSync(path.join(dir, EXTERNAL_DATA_FILE), { force: true });
+  if (plan.blobs.length > 0 && !lazy) {
     const fd = fs.openSync(path.join(dir, EXTERNAL_DATA_FILE), 'w');
     try {
       for (const blob of plan.blobs) writeBlob(fd, blob);

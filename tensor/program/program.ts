@@ -45,8 +45,11 @@ export interface ProgramJson {
   graphs: Record<string, { file: string; inputs: TensorSpec[]; outputs: TensorSpec[]; externalInitializers: number }>;
   schedule: ScheduleEntry[];
   weights: WeightManifestEntry[];
-  /** The shared external-data file (frozen initializers over the threshold), or null. */
-  externalData: { file: string; bytes: number } | null;
+  /**
+   * The shared external-data file (frozen initializers over the threshold), or null. `written:
+   * false`: the program was compiled from shapes alone (no checkpoint), so the file is not there.
+   */
+  externalData: { file: string; bytes: number; written?: false; lazyTensors?: number } | null;
 }
 
 export interface TensorSpec {

@@ -63,7 +63,7 @@ import { buildVaeDecoder, encodeVideo } from '../../../stdlib/models/vae/index.t
 import { init, linear, type NN, type ParameterInfo, shadowTrainable, sinusoidalTimestepEmbedding } from '../../../stdlib/nn/index.ts';
 import { type LoraModule, withLora } from '../../../stdlib/nn/lora.ts';
 import { rewardMix, type RewardMixResult } from '../../../stdlib/rewards/mix.ts';
-import { tinyRewardBuilders } from '../../../stdlib/rewards/tiny.ts';
+import { rewardBuilders } from '../../lower/reward-builders.ts';
 import { consistencyScalings } from '../../../stdlib/samplers/consistency.ts';
 import { buildConsistencyStepGraph, type ConsistencySamplerStep, consistencySamplerSchedule } from '../../../stdlib/samplers/consistency-sampler.ts';
 import { type DdimStepParams, defaultAlphasCumprod } from '../../../stdlib/samplers/schedule.ts';
@@ -287,7 +287,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     let imageFrames: Value | undefined;
     if (terms.length > 0) {
       const plain: NN = { b, params };
-      const builders = tinyRewardBuilders(plain, build.text, 'clip');
+      const builders = rewardBuilders(plain, build);
       const decodeAt = (indices: Value, n: number) => {
         const frames = b.within('vae', () => buildVaeDecoder(plain, build.vae, framesFirst(plain, b.gather(pred, indices, 2)), { scaled: true }));
         return { frames, n };
@@ -309,7 +309,6 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
       }
       for (const mix of mixes) loss = b.add(loss, mix.loss);
     }
-    const forwardNodes = train.nodes.length;
 
     const names = new Set(params.trainable().map((p) => p.name));
     const wrt = train.inputs.filter((v) => names.has(v.name));
@@ -322,7 +321,8 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
       for (const [name, v] of Object.entries(mix.losses)) nameOutput(train, v, `loss.${name}`);
     }
     if (imageFrames) nameOutput(train, imageFrames, 'frames');
-    appendOptimizerStep(b, plan, { loss: loss, wrt: wrt, lr, adamStep, apply, accumulate, precision: options.precision });
+    // the forward pass as rematerialize counts it: after the precision casts and the named outputs
+    const { forwardNodes } = appendOptimizerStep(b, plan, { loss: loss, wrt: wrt, lr, adamStep, apply, accumulate, precision: options.precision });
     if (objective.ema > 0) appendEmaUpdate(b, wrt, objective.ema, apply);
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);

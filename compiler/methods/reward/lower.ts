@@ -66,12 +66,13 @@ import { framesFirst } from '../../../stdlib/models/common.ts';
 import { familyOf } from '../../../stdlib/models/families.ts';
 import { buildVaeDecoder } from '../../../stdlib/models/vae/index.ts';
 import { type LoraModule, withLora } from '../../../stdlib/nn/lora.ts';
+import { withAttentionLowering } from '../../../stdlib/nn/attention.ts';
 import type { NN, ParameterInfo } from '../../../stdlib/nn/parameters.ts';
 import { rewardMix } from '../../../stdlib/rewards/mix.ts';
-import { tinyRewardBuilders } from '../../../stdlib/rewards/tiny.ts';
+import { rewardBuilders } from '../../lower/reward-builders.ts';
 import { cfgCombine } from '../../../stdlib/samplers/index.ts';
 import type { Plan, RewardTerm } from '../../plan.ts';
-import { dedupeModules, describeGraph, type GraphInterface, loweringBasis, type LoweredProgram, LoweringError, type LowerOptions, type SamplerStep } from '../../lower/contract.ts';
+import { attentionLowering, dedupeModules, describeGraph, type GraphInterface, loweringBasis, type LoweredProgram, LoweringError, type LowerOptions, type SamplerStep } from '../../lower/contract.ts';
 import { buildDecodeAllGraph } from '../../lower/decode-all.ts';
 import { callDenoiser } from '../../lower/denoiser-call.ts';
 import { buildTextEncodeGraph } from '../../lower/text-encode.ts';
@@ -146,7 +147,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const inputs = sampler.declareSample(b, latentShape);
     const context = b.input('context', [B, L, D]);
     const uncond = useCfg ? b.input('uncond_context', [B, L, D]) : undefined;
-    const step = inputs.step(latents, guidedEps(loraNN(b), latents, inputs.timestep, context, uncond));
+    const nn = withAttentionLowering(loraNN(b), attentionLowering(options, 'forward'));
+    const step = inputs.step(latents, guidedEps(nn, latents, inputs.timestep, context, uncond));
     nameOutput(sample, step.prev, 'latents_out');
     nameOutput(sample, step.x0, 'x0');
     applyPrecision(sample, options.precision);
@@ -174,7 +176,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const apply = accumulate > 1 ? b.input('apply', [], 'bool') : undefined;
     const rng = plan.lora.dropout > 0 ? { seed: b.input('seed', [], 'int64'), step: b.input('dropout_step', [], 'int64') } : undefined;
     const gate = gated ? b.input('grad_gate', [k]) : undefined;
-    const nn = loraNN(b, rng);
+    const nn = withAttentionLowering(loraNN(b, rng), attentionLowering(options, 'differentiated'));
     const x0s: Value[] = [];
     // no per-step scope: parameter names come from the scope, and every step uses the same weights
     for (let i = 0; i < k; i++) {
@@ -193,8 +195,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
       const picked = b.gather(decoded, frameIndices, 2); // [B, C, n, h, w]
       return buildVaeDecoder(plain, build.vae, framesFirst(plain, picked), { scaled: true });
     });
-    const mix = rewardMix(b, terms, { frames, framesPerVideo: decode.count, text: textEmbed }, tinyRewardBuilders(plain, build.text, 'clip'));
-    const forwardNodes = train.nodes.length;
+    const mix = rewardMix(b, terms, { frames, framesPerVideo: decode.count, text: textEmbed }, rewardBuilders(plain, build));
 
     // LoRA factors are the graph inputs of trainable parameters
     const loraInputs = train.inputs.filter((v) => params.list().some((p) => p.trainable && p.name === v.name));
@@ -204,7 +205,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     for (const [name, v] of Object.entries(mix.rewards)) nameOutput(train, v, `reward.${name}`);
     for (const [name, v] of Object.entries(mix.losses)) nameOutput(train, v, `loss.${name}`);
     nameOutput(train, frames, 'frames');
-    appendOptimizerStep(b, plan, { loss: mix.loss, wrt: loraInputs, lr, adamStep, apply, accumulate, precision: options.precision });
+    // the forward pass as rematerialize counts it: after the precision casts and the named outputs
+    const { forwardNodes } = appendOptimizerStep(b, plan, { loss: mix.loss, wrt: loraInputs, lr, adamStep, apply, accumulate, precision: options.precision });
     if (plan.train.remat) rematerialize(train, { forwardNodes });
     eliminateDeadCode(train);
     describe(train);

@@ -1,8 +1,8 @@
 // Text conditioning shared by the method engines: the `text_encode` graph run once per distinct
 // prompt (cached), batches of prompt embeddings with the empty prompt as the unconditional
 // context, and feeding graph inputs by name.
-import { tokenizeBatch, unknownWords } from '../../../stdlib/models/clip/tiny-tokenizer.ts';
 import type { Feed, GraphSession, ProgramSessions } from '../../session.ts';
+import { type PromptTokenizer, tinyPromptTokenizer } from './tokenizer.ts';
 import type { TensorState } from '../../train/index.ts';
 
 /** What decode_all returns for a batch of latents, in every method. */
@@ -39,8 +39,14 @@ export class TextConditioner {
   constructor(
     private readonly text: GraphSession,
     readonly batch: number,
+    /** The run's tokenizer (common/tokenizer.ts); the tiny world's when not given. */
+    private readonly tokenizer: PromptTokenizer = tinyPromptTokenizer,
   ) {
     this.contextLength = text.inputs.find((i) => i.name === 'tokens')!.shape[1]!;
+    // a tokenizer of another model would feed ids the text tower was not trained on
+    if (tokenizer.contextLength !== this.contextLength) {
+      throw new Error(`internal: the text_encode graph takes ${this.contextLength} tokens per prompt, ${tokenizer.description} gives ${tokenizer.contextLength}`);
+    }
     this.contextSize = text.outputs.find((o) => o.name === 'context')!.shape.slice(1).reduce((a, b) => a * b, 1);
     this.embedSize = text.outputs.find((o) => o.name === 'text_embed')!.shape[1]!;
   }
@@ -49,8 +55,8 @@ export class TextConditioner {
   async embed(prompt: string): Promise<Embedding> {
     const hit = this.cache.get(prompt);
     if (hit) return hit;
-    for (const w of unknownWords(prompt)) this.unknown.add(w);
-    const tokens = tokenizeBatch(Array.from({ length: this.batch }, () => prompt), this.contextLength);
+    for (const w of this.tokenizer.unknown(prompt)) this.unknown.add(w);
+    const tokens = this.tokenizer.encode(Array.from({ length: this.batch }, () => prompt));
     const out = await this.text.run({ tokens });
     const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: (out.text_embed as Float32Array).slice(0, this.embedSize) };
     this.cache.set(prompt, e);
@@ -92,8 +98,8 @@ export class ConditionedEngine {
   /** Prompt embeddings (text_encode, cached per prompt). */
   readonly text: TextConditioner;
 
-  constructor(sessions: ProgramSessions, batch: number) {
-    this.text = new TextConditioner(sessions.graph('text_encode'), batch);
+  constructor(sessions: ProgramSessions, batch: number, tokenizer?: PromptTokenizer) {
+    this.text = new TextConditioner(sessions.graph('text_encode'), batch, tokenizer);
   }
 
   /** Words of the prompts the tokenizer does not know. */

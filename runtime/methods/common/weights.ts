@@ -6,9 +6,12 @@
 //   anything else  with --tiny: random-initialised small networks of the same family and a
 //                  shrunk plan (compiler/tiny/stand-in.ts), every change listed in `notes`;
 //                  without: `model.weights` in the pipeline (relative to the pipeline's folder)
-//                  or by default `checkpoints/<model>/model.ckpt` under the current folder (or
-//                  $VPLC_WEIGHTS_DIR/<model>/model.ckpt). A missing file stops the run with
-//                  VPL7130 before anything is compiled.
+//                  or by default `checkpoints/<model>/` under the current folder (or
+//                  $VPLC_WEIGHTS_DIR/<model>/; see defaultWeightsPath). A missing file stops
+//                  the run with VPL7130 before anything is compiled; a learned reward (whose
+//                  network cannot be loaded yet) with VPL7136; a checkpoint that does not
+//                  match the networks with VPL7030 listing every problem (strict: a weight is
+//                  never silently random-initialised).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Plan } from '../../../compiler/plan.ts';
@@ -17,6 +20,10 @@ import { type ModelBuild, ModelNotBuiltError, modelBuild } from '../../../stdlib
 import type { WeightSource } from '../../../stdlib/nn/parameters.ts';
 import { VplError } from '../../../diagnostics/error.ts';
 import { openTinyWorld, type TinyWorld } from '../../weights/tiny-world.ts';
+import { loadReportError } from '../../weights/load-report.ts';
+import { openModelCheckpoint } from '../../weights/model-checkpoint.ts';
+import { requireRewardWeights } from './reward-weights.ts';
+import { type PromptTokenizer, resolvePromptTokenizer } from './tokenizer.ts';
 
 /** How the run gets its networks. */
 export type WeightsMode = 'tiny-random' | 'tiny-world' | 'checkpoint';
@@ -28,12 +35,18 @@ export interface RunWeights {
   mode: WeightsMode;
   /** The checkpoint tensors (undefined: seeded random init). */
   weights?: WeightSource;
+  /** The prompts' tokenizer (./tokenizer.ts): the tiny world's, or the model's CLIP BPE. */
+  tokenizer: PromptTokenizer;
   /** The tiny world's files, when they are the weights. */
   world?: TinyWorld;
   /** Where the weights came from, for the banner. */
   description: string;
   /** Things the user should know (the substitutions of a smoke run, missing tiny weights). */
   notes: string[];
+  /** What identifies the weight files (path, size, time stamp) in the program's hash; undefined: the tiny world's or random. */
+  identity?: string;
+  /** Releases the checkpoint's open files. */
+  close?: () => Promise<void>;
 }
 
 export interface RunWeightsOptions {
@@ -42,13 +55,25 @@ export interface RunWeightsOptions {
   command: string;
   env?: Readonly<Record<string, string | undefined>>;
   cwd?: string;
+  /** The networks a checkpoint is loaded into (default the model's own; tests load reduced-width builds). */
+  build?: ModelBuild;
 }
 
-/** The checkpoint a full-size model loads when `model.weights` is not given. */
+/**
+ * The checkpoint a full-size model loads when `model.weights` is not given, under
+ * `checkpoints/<model>/` (or $VPLC_WEIGHTS_DIR/<model>/): `model.ckpt` (VideoCrafter2's file
+ * name), else `model.safetensors`, else the folder itself when it is a diffusers folder
+ * (`model_index.json`: ModelScope). When none is there, the first (what the message names).
+ */
 export function defaultWeightsPath(model: string, env: Readonly<Record<string, string | undefined>> = process.env, cwd = process.cwd()): string {
   const root = env.VPLC_WEIGHTS_DIR ? path.resolve(cwd, env.VPLC_WEIGHTS_DIR) : path.join(cwd, 'checkpoints');
-  return path.join(root, model, 'model.ckpt');
+  const dir = path.join(root, model);
+  for (const file of DEFAULT_WEIGHT_FILES) if (fs.existsSync(path.join(dir, file))) return path.join(dir, file);
+  if (fs.existsSync(path.join(dir, 'model_index.json'))) return dir;
+  return path.join(dir, DEFAULT_WEIGHT_FILES[0]);
 }
+
+const DEFAULT_WEIGHT_FILES = ['model.ckpt', 'model.safetensors'] as const;
 
 /** The model family's builders, or VPL7132 for a family vplc does not build yet. */
 export function modelBuildFor(plan: Plan, command: string): ModelBuild {
@@ -69,27 +94,52 @@ export async function resolveRunWeights(input: Plan, options: RunWeightsOptions)
   if (!needsTinyStandIn(input)) {
     const world = options.tiny ? undefined : await openTinyWorld(base);
     if (world) {
-      return { plan: input, build: world.build, mode: 'tiny-world', weights: world.weights, world, description: 'trained tiny-world weights (stdlib/weights/tiny)', notes: [] };
+      const tokenizer = await resolvePromptTokenizer(input, world.build);
+      return { plan: input, build: world.build, mode: 'tiny-world', weights: world.weights, world, tokenizer, description: 'trained tiny-world weights (stdlib/weights/tiny)', notes: [] };
     }
     const notes = options.tiny ? [] : ['the tiny world weights (stdlib/weights/tiny/*.safetensors) are not all there yet: random-initialised networks (as --tiny)'];
-    return { plan: input, build: base, mode: 'tiny-random', description: 'random init (--tiny)', notes };
+    return { plan: input, build: base, mode: 'tiny-random', tokenizer: await resolvePromptTokenizer(input, base), description: 'random init (--tiny)', notes };
   }
   if (options.tiny) {
     const shrunk = tinyStandIn(input, base);
-    return { plan: shrunk.plan, build: shrunk.build, mode: 'tiny-random', description: 'random init, tiny networks (--tiny smoke run)', notes: shrunk.notes };
+    const tokenizer = await resolvePromptTokenizer(shrunk.plan, shrunk.build);
+    return { plan: shrunk.plan, build: shrunk.build, mode: 'tiny-random', tokenizer, description: 'random init, tiny networks (--tiny smoke run)', notes: shrunk.notes };
   }
   const file = input.model.weights ? path.resolve(input.dir, input.model.weights) : defaultWeightsPath(input.model.name, options.env, options.cwd);
   const where = input.model.weights ? `model.weights = "${input.model.weights}" in the pipeline` : `the default place for ${input.model.name}'s weights (set model.weights, or VPLC_WEIGHTS_DIR, to use another)`;
   if (!fs.existsSync(file)) {
     throw new VplError('VPL7130', `the weights of model '${input.model.name}' are missing: ${file} does not exist (${where})`, {
       file: input.file,
-      help: `put the ${input.model.name} checkpoint (safetensors, .ckpt or .pt) at ${file}, or add --tiny for a smoke run of this pipeline on random-initialised small networks of the same family`,
+      help: `put the ${input.model.name} checkpoint at ${file} (VideoCrafter2: its model.ckpt, or the same tensors as .safetensors; ModelScope: its diffusers folder with model_index.json; see the README), or add --tiny for a smoke run of this pipeline on random-initialised small networks of the same family`,
     });
   }
-  throw new VplError('VPL7130', `loading the full-size ${input.model.name} checkpoint (${file}) is not supported by ${command} yet: its text tokenizer and reward networks are not built`, {
-    file: input.file,
-    help: 'add --tiny for a smoke run of this pipeline on random-initialised small networks of the same family',
-  });
+  // learned rewards cannot load their networks yet: stop before reading gigabytes
+  requireRewardWeights(input, command, { env: options.env, cwd: options.cwd });
+  const build = options.build ?? base;
+  const checkpoint = await openModelCheckpoint(build, file);
+  const problem = loadReportError(checkpoint.report);
+  if (problem) {
+    await checkpoint.close();
+    throw problem;
+  }
+  const tokenizer = await resolvePromptTokenizer(input, build, file);
+  const notes: string[] = [];
+  return {
+    plan: input,
+    build,
+    mode: 'checkpoint',
+    weights: checkpoint.source,
+    tokenizer,
+    description: `${file} (${checkpoint.layout})`,
+    identity: checkpoint.files.map(fileIdentity).join(','),
+    notes,
+    close: () => checkpoint.close(),
+  };
+}
+
+function fileIdentity(file: string): string {
+  const st = fs.statSync(file);
+  return `${path.resolve(file)}:${st.size}:${st.mtimeMs}`;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Plan } from '../../../compiler/plan.ts';
 import type { RngStream } from '../../random.ts';
 import type { ProgramSessions } from '../../session.ts';
 import type { TensorState } from '../../train/index.ts';
+import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { ConditionedEngine, type Conditioning } from '../common/conditioning.ts';
 import type { DecodedBatch } from '../common/conditioning.ts';
 
@@ -26,8 +27,9 @@ export class ConsistencyEngine extends ConditionedEngine {
     readonly plan: Plan,
     readonly lowered: ConsistencyLoweredProgram,
     readonly sessions: ProgramSessions,
+    tokenizer?: PromptTokenizer,
   ) {
-    super(sessions, plan.train.batch);
+    super(sessions, plan.train.batch, tokenizer);
     this.batch = plan.train.batch;
     const [C, T, h, w] = plan.derived.latent_shape;
     this.latentSize = C * T * h * w;

@@ -92,7 +92,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
   const say = (line: string) => stderr.write(`${line}\n`);
   const sessions: ProgramSessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new ConsistencyEngine(plan, lowered, sessions);
+    const engine = new ConsistencyEngine(plan, lowered, sessions, setup.tokenizer);
     const B = engine.batch;
     const cacheDir = options.cacheRoot ? path.join(options.cacheRoot, 'latents') : path.join(runDir, 'latents');
     const data = await loadLatentData({
@@ -299,7 +299,7 @@ export async function sampleConsistency(options: ConsistencySampleOptions): Prom
   const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new ConsistencyEngine(plan, lowered, sessions);
+    const engine = new ConsistencyEngine(plan, lowered, sessions, setup.tokenizer);
     const files: string[] = [];
     const rewards: { prompt: string; reward: number }[] = [];
     fs.mkdirSync(options.outDir, { recursive: true });

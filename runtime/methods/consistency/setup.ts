@@ -19,6 +19,7 @@ import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts'
 import type { ModelBuild } from '../../../stdlib/models/registry.ts';
 import type { WeightSource } from '../../../stdlib/nn/parameters.ts';
 import { VplError } from '../../../diagnostics/error.ts';
+import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
 
 export interface ConsistencySetup {
@@ -26,6 +27,8 @@ export interface ConsistencySetup {
   lowered: ConsistencyLoweredProgram;
   build: ModelBuild;
   mode: WeightsMode;
+  /** The prompts' tokenizer (../common/tokenizer.ts). */
+  tokenizer: PromptTokenizer;
   weightsDescription: string;
   /** Hash of what the program computes (plan + weights identity). */
   hash: string;
@@ -43,6 +46,8 @@ export interface ConsistencySetupOptions {
   samplingOnly?: boolean;
   env?: Readonly<Record<string, string | undefined>>;
   cwd?: string;
+  /** The networks a checkpoint loads into (tests: reduced widths). */
+  build?: ModelBuild;
 }
 
 type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
@@ -57,13 +62,17 @@ const sha = (...parts: (string | Uint8Array)[]) => {
 export async function setupConsistency(input: Plan, options: ConsistencySetupOptions = {}): Promise<ConsistencySetup> {
   const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
   if (input.objective.name !== 'consistency') throw new Error(`setupConsistency: objective '${input.objective.name}' is not 'consistency'`);
-  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd });
-  const { plan, build, mode, weights, world } = resolved;
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}) });
+  const { plan, build, mode, weights, world, tokenizer } = resolved;
   const notes = [...resolved.notes];
   // the files by content: the latent cache must not serve latents of another VAE
   const fileHash = (p: string) => sha(fs.readFileSync(p));
-  const identity = world ? Object.values(world.paths).map(fileHash).join(',') : 'tiny-random';
-  const vaeIdentity = world ? `tiny_vae:${fileHash(world.paths.vae)}:${world.vaeScale}` : `random:${plan.train.seed}:${JSON.stringify(build.vae)}`;
+  const identity = resolved.identity ?? (world ? Object.values(world.paths).map(fileHash).join(',') : 'tiny-random');
+  const vaeIdentity = world
+    ? `tiny_vae:${fileHash(world.paths.vae)}:${world.vaeScale}`
+    : resolved.identity
+      ? `checkpoint:${resolved.identity}:${JSON.stringify(build.vae)}`
+      : `random:${plan.train.seed}:${JSON.stringify(build.vae)}`;
   const weightsDescription = world ? `${resolved.description}: the teacher is the trained tiny UNet` : resolved.description;
   let lowered: ConsistencyLoweredProgram;
   try {
@@ -81,5 +90,5 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   }
   const terms = (plan.objective as ConsistencyObjective).reward;
   const hash = sha(planHash(plan), identity, mode);
-  return { plan, lowered, build, mode, weightsDescription, hash, vaeIdentity, ...(weights ? { weights } : {}), notes, terms };
+  return { plan, lowered, build, mode, tokenizer, weightsDescription, hash, vaeIdentity, ...(weights ? { weights } : {}), notes, terms };
 }

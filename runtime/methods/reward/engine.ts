@@ -8,6 +8,7 @@ import type { Plan } from '../../../compiler/plan.ts';
 import type { RngStream } from '../../random.ts';
 import type { GraphSession, Outputs, ProgramSessions } from '../../session.ts';
 import type { TensorState } from '../../train/index.ts';
+import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { ConditionedEngine, type DecodedBatch } from '../common/conditioning.ts';
 
 export type { DecodedBatch } from '../common/conditioning.ts';
@@ -34,8 +35,9 @@ export class RewardEngine extends ConditionedEngine {
     readonly plan: Plan,
     readonly lowered: LoweredProgram,
     readonly sessions: ProgramSessions,
+    tokenizer?: PromptTokenizer,
   ) {
-    super(sessions, plan.train.batch);
+    super(sessions, plan.train.batch, tokenizer);
     this.sample = sessions.graph('sample_step');
     this.decode = sessions.graph('decode_all');
     this.batch = plan.train.batch;

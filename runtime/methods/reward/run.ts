@@ -53,7 +53,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
   const prompts = promptSource(plan);
   const sessions: ProgramSessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new RewardEngine(plan, lowered, sessions);
+    const engine = new RewardEngine(plan, lowered, sessions, setup.tokenizer);
     const trainStep = sessions.graph('train_step');
     const steps = lowered.sampler.length;
     const k = lowered.backpropSteps;

@@ -8,6 +8,7 @@ import { LoweringError, type LoweredProgram, lowerReward } from '../../../compil
 import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts';
 import type { ModelBuild } from '../../../stdlib/models/registry.ts';
 import { VplError } from '../../../diagnostics/error.ts';
+import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
 
 export type { WeightsMode } from '../common/weights.ts';
@@ -18,6 +19,8 @@ export interface RewardSetup {
   lowered: LoweredProgram;
   build: ModelBuild;
   mode: WeightsMode;
+  /** The prompts' tokenizer (../common/tokenizer.ts). */
+  tokenizer: PromptTokenizer;
   /** Where the weights came from, for the banner. */
   weightsDescription: string;
   /** Hash of what the program computes: the plan, the weights' identity. */
@@ -36,6 +39,8 @@ export interface SetupOptions {
   cwd?: string;
   /** fp16/bf16 lowering (train.precision) applies on a GPU; a CPU run computes in fp32. */
   device?: 'cpu' | 'cuda';
+  /** The networks a checkpoint loads into (tests: reduced widths). */
+  build?: ModelBuild;
 }
 
 function hashOf(...parts: string[]): string {
@@ -51,8 +56,9 @@ function fileIdentity(file: string): string {
 export async function setupReward(input: Plan, options: SetupOptions = {}): Promise<RewardSetup> {
   const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
   if (input.objective.name !== 'reward') throw new Error(`setupReward: objective '${input.objective.name}' is not 'reward'`);
-  const { plan, build, mode, weights, world, description, notes } = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd });
-  const identity = world ? Object.values(world.paths).map(fileIdentity).join(',') : 'tiny-random';
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}) });
+  const { plan, build, mode, weights, world, tokenizer, description, notes } = resolved;
+  const identity = resolved.identity ?? (world ? Object.values(world.paths).map(fileIdentity).join(',') : 'tiny-random');
   if (plan.objective.name !== 'reward') throw new Error('unreachable');
   const terms = plan.objective.reward;
 
@@ -62,7 +68,7 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   }
   let lowered: LoweredProgram;
   try {
-    lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(precision && options.device === 'cuda' ? { precision } : {}) });
+    lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(precision && options.device === 'cuda' ? { precision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
   } catch (error) {
     if (error instanceof LoweringError || (error instanceof Error && /^reward '/.test(error.message))) {
       const span = loweringSpan(plan, error.message);
@@ -80,7 +86,7 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   checkWeightsMatch(lowered.params.problems().filter((p) => !p.includes('.lora_')), weights);
   if (options.samplingOnly) delete lowered.program.graphs.train_step;
   const hash = hashOf(planHash(plan), identity, mode);
-  return { plan, lowered, build, mode, weightsDescription: description, hash, notes: [...notes], terms };
+  return { plan, lowered, build, mode, tokenizer, weightsDescription: description, hash, notes: [...notes], terms };
 }
 
 function loweringSpan(plan: Plan, message: string): { file: string; line: number; column: number } | undefined {

@@ -101,8 +101,9 @@ function residualBlock(nn: NN, name: string, x: Value, spec: BlockSpec, mask: Va
       const width = x.shape[2];
       let h = b.add(x, multiheadAttention(nn, 'attn', layerNorm(nn, 'ln_1', x), spec.heads, mask));
       const inner = Math.round(width * spec.mlpRatio);
+      const normed = layerNorm(nn, 'ln_2', h); // ln_2 sits beside mlp, not in it (open_clip transformer.py)
       const mlp = b.within('mlp', () => {
-        const fc = linear(nn, 'c_fc', layerNorm(nn, 'ln_2', h), { out: inner });
+        const fc = linear(nn, 'c_fc', normed, { out: inner });
         const act = spec.activation === 'gelu' ? gelu(b, fc) : b.mul(fc, b.sigmoid(b.mul(fc, b.scalarLike(fc, 1.702))));
         return linear(nn, 'c_proj', act, { out: width });
       });

@@ -23,6 +23,17 @@ export interface ClipTextConfig {
   eotToken: number;
 }
 
+/**
+ * The tokenizer a model's text tower is fed with. 'tiny': the tiny world's word tokenizer.
+ * 'clip-bpe': CLIP's byte-level BPE (start 49406, end 49407, 77 slots), padded as the model's
+ * reference pipeline pads, whatever files the tokenizer is read from: 'zero' as open_clip.tokenize
+ * (VideoCrafter2: AILab-CVC/VideoCrafter lvdm/modules/encoders/condition.py,
+ * FrozenOpenCLIPEmbedder), 'from-files' as a Hugging Face CLIPTokenizer with padding="max_length"
+ * (diffusers src/diffusers/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.py):
+ * the pad token tokenizer_config.json / special_tokens_map.json name, else the end token.
+ */
+export type TextTokenizerSpec = { kind: 'tiny' } | { kind: 'clip-bpe'; pad: 'zero' | 'from-files' };
+
 export interface ClipVisionConfig {
   imageSize: number;
   patchSize: number;
@@ -50,6 +61,18 @@ export const openClipHConfig: ClipConfig = {
   text: { vocabSize: 49408, contextLength: 77, width: 1024, layers: 24, heads: 16, mlpRatio: 4, activation: 'gelu', contextLayer: 'penultimate', eotToken: 49407 },
   vision: { imageSize: 224, patchSize: 14, width: 1280, layers: 32, heads: 16, mlpRatio: 4, activation: 'gelu' },
   checkpointPrefix: 'cond_stage_model.model.',
+};
+
+/**
+ * ModelScope T2V's text encoder as its diffusers folder holds it (text_encoder/, transformers'
+ * CLIPTextModel): OpenCLIP ViT-H/14 with the last of its 24 layers dropped, as diffusers
+ * converts an SD 2 text tower (src/diffusers/loaders/single_file_utils.py,
+ * SD_2_TEXT_ENCODER_KEYS_TO_IGNORE: resblocks.23 and text_projection). The last of 23 layers
+ * plus final_layer_norm is open_clip's penultimate layer plus ln_final.
+ */
+export const modelscopeClipConfig: ClipConfig = {
+  ...openClipHConfig,
+  text: { ...openClipHConfig.text, layers: 23, contextLayer: 'last' },
 };
 
 /** The tiny world's CLIP: 64 wide, 2 layers, 16 tokens of the tiny tokenizer; 32x32 images in 8x8 patches. */

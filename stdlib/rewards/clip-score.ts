@@ -1,0 +1,86 @@
+// The full-size CLIP reward networks, as graphs over the parameter store: PickScore and HPSv2
+// (CLIP ViT-H/14 image tower; score = similarity to the prompt's text embedding) and the LAION
+// aesthetic predictor (CLIP ViT-L/14 image embedding -> MLP 768-1024-128-64-16-1).
+//   PickScore_v1 (arXiv 2305.01569; yuvalkirstain/PickScore): logit_scale * cos(image, text)
+//   HPSv2 (arXiv 2306.09341; tgxs002/HPSv2): open_clip ViT-H-14, cos(image, text)
+//   LAION aesthetic predictor (christophschuhmann/improved-aesthetic-predictor): MLP on the
+//     L2-normalised ViT-L/14 image embedding
+// Each network's parameters live under `reward.<name>.` in the store. What these graphs do not
+// do yet (the reward networks' own issue): their checkpoints are not loaded (a run without them
+// stops before lowering), the exact preprocessing of each reference (PickScore's short-side
+// resize + centre crop, bicubic) is approximated by a square bilinear resize, and the text
+// embedding is the one the lowering passes in (the conditioning text tower's), not each
+// reward's own text tower. So today they are right in shape, size and cost — what
+// `vplc compile`/`explain --graph` report for a full-size pipeline — not in value.
+import { Builder } from '../../tensor/ir/builder.ts';
+import type { Value } from '../../tensor/ir/graph.ts';
+import { buildClipImageEncoder, type ClipConfig, openClipHConfig } from '../models/clip/index.ts';
+import { init, linear, type NN, parameter } from '../nn/index.ts';
+import type { RewardBuilder } from './mix.ts';
+import { clipPreprocess } from './tiny.ts';
+
+/** OpenAI CLIP ViT-L/14 (the aesthetic predictor's encoder): 1024 wide, 24 layers, 16 heads, quick_gelu, 768-d embedding. */
+export const clipL14Config: ClipConfig = {
+  name: 'clip_vit_l_14',
+  embedDim: 768,
+  text: { vocabSize: 49408, contextLength: 77, width: 768, layers: 12, heads: 12, mlpRatio: 4, activation: 'quick_gelu', contextLayer: 'last', eotToken: 49407 },
+  vision: { imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, mlpRatio: 4, activation: 'quick_gelu' },
+  checkpointPrefix: '',
+};
+
+/** Hidden widths of the LAION aesthetic MLP after the 768-d embedding. */
+const AESTHETIC_MLP = [1024, 128, 64, 16, 1] as const;
+
+function l2normalize(b: Builder, x: Value): Value {
+  return b.div(x, b.sqrt(b.add(b.reduceSum(b.mul(x, x), [-1], true), b.scalarLike(x, 1e-12))));
+}
+
+/** Per-frame text rows [N, E] from per-video text [videos, E]. */
+function textPerFrame(b: Builder, text: Value, framesPerVideo: number): Value {
+  const videos = text.shape[0];
+  const e = text.shape[1];
+  return b.reshape(b.expand(b.unsqueeze(text, [1]), [videos, framesPerVideo, e]), [videos * framesPerVideo, e]);
+}
+
+/**
+ * The full-size learned rewards as reward-mix builders. Parameters are named from the root
+ * scope (`reward.<name>.visual...`), like the tiny rewards' (./tiny.ts).
+ */
+export function clipScoreBuilders(nn: NN): Record<string, RewardBuilder> {
+  const rooted = (bb: Builder): NN => ({ ...nn, b: new Builder(bb.graph) });
+  const imageEmbedding = (bb: Builder, name: string, config: ClipConfig, frames: Value): Value => {
+    const root = rooted(bb);
+    return root.b.within(`reward.${name}`, () => l2normalize(root.b, buildClipImageEncoder(root, config, clipPreprocess(root.b, frames, config.vision.imageSize)).pooled));
+  };
+  const similarity = (bb: Builder, name: string, frames: Value, framesPerVideo: number, text: Value | undefined): Value => {
+    if (!text) throw new Error(`${name} needs the prompt's text embedding (train_step input text_embed)`);
+    const image = imageEmbedding(bb, name, openClipHConfig, frames);
+    const t = l2normalize(bb, bb.cast(text, image.dtype));
+    if (t.shape[1] !== image.shape[1]) throw new Error(`${name}: text embedding width ${t.shape[1]} is not the image embedding's ${image.shape[1]}`);
+    return bb.reduceSum(bb.mul(image, textPerFrame(bb, t, framesPerVideo)), [-1], false);
+  };
+  return {
+    pickscore: (bb, { frames, framesPerVideo, text }) => {
+      const cos = similarity(bb, 'pickscore', frames, framesPerVideo, text);
+      const root = rooted(bb);
+      // CLIPModel keeps the log of the scale (initialised to log(1/0.07) = ln(100) at the end of training)
+      const logScale = root.b.within('reward.pickscore', () => parameter(root, 'logit_scale', [], { init: init.constant(Math.log(100)), dtype: cos.dtype }));
+      return bb.mul(cos, bb.exp(logScale));
+    },
+    hps: (bb, { frames, framesPerVideo, text }) => similarity(bb, 'hps', frames, framesPerVideo, text),
+    aesthetic: (bb, { frames }) => {
+      const image = imageEmbedding(bb, 'aesthetic', clipL14Config, frames);
+      const root = rooted(bb);
+      const score = root.b.within('reward.aesthetic.mlp', () => {
+        // layers.{0,2,4,6,7}: Linear, with Dropout between the first ones (none at inference)
+        const names = ['layers.0', 'layers.2', 'layers.4', 'layers.6', 'layers.7'];
+        let h = image;
+        AESTHETIC_MLP.forEach((out, i) => {
+          h = linear(root, names[i]!, h, { out });
+        });
+        return h;
+      });
+      return bb.reshape(score, [image.shape[0]]);
+    },
+  };
+}
