@@ -122,18 +122,23 @@ function memoryText(memory: MemoryEstimate, fit: GpuFit[] | undefined): string {
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) lines.push(`  ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}`);
-  lines.push(
-    `  sessions      ${formatBytes(memory.sessionBytes)}: all ${memory.sessions.length} loaded at once, as \`vplc run\` loads them; each holds its own weights and keeps its working memory`,
-  );
-  const host = `${formatBytes(memory.host.total)} (onnxruntime's graph objects; training state, output copies, weights and models in JavaScript)`;
-  if (memory.device === 'cuda') {
-    lines.push(`  CUDA context  ${formatBytes(memory.contextBytes)} (an allowance: context, cuBLAS/cuDNN handles and workspaces)`);
-    lines.push(`  on the GPU    ${formatBytes(memory.totalBytes)}`);
-    lines.push(`  host RAM      ${host}, besides the base of node and onnxruntime`);
-  } else {
-    lines.push(`  host          ${host}`);
-    lines.push(`  in RAM        ${formatBytes(memory.totalBytes)}, besides the base of node and onnxruntime`);
-  }
+  lines.push(`  arena: what onnxruntime's memory arena holds beyond outputs + activations (measured on CPU${memory.device === 'cuda' ? ', assumed alike on CUDA' : ''})`, '');
+  const host = "onnxruntime's graph objects; training state, output copies, weights and models in JavaScript";
+  const sessions = `all ${memory.sessions.length} loaded at once, as \`vplc run\` loads them, each with its own weights and arena`;
+  const totals: [string, number, string][] = memory.device === 'cuda'
+    ? [
+        ['sessions', memory.sessionBytes, sessions],
+        ['CUDA context', memory.contextBytes, 'an allowance: context, cuBLAS/cuDNN handles and workspaces'],
+        ['on the GPU', memory.totalBytes, ''],
+        ['host RAM', memory.host.total, `${host}; besides the base of node and onnxruntime`],
+      ]
+    : [
+        ['sessions', memory.sessionBytes, sessions],
+        ['host', memory.host.total, host],
+        ['in RAM', memory.totalBytes, 'besides the base of node and onnxruntime'],
+      ];
+  const valueWidth = Math.max(...totals.map(([, bytes]) => formatBytes(bytes).length));
+  for (const [label, bytes, note] of totals) lines.push(`  ${label.padEnd(12)}  ${formatBytes(bytes).padStart(valueWidth)}${note ? `  ${note}` : ''}`);
   if (fit) {
     lines.push('', memory.device === 'cuda' ? 'fits on:' : 'fits in:');
     const sizeWidth = Math.max(...fit.map((f) => formatBytes(f.bytes).length));

@@ -16,7 +16,8 @@ export function buildTextEncodeGraph(params: ParameterStore, build: ModelBuild, 
   const tokens = b.input('tokens', [batch, build.text.text.contextLength], 'int64');
   const out = b.within('clip', () => buildClipTextEncoder({ b, params }, build.text, tokens));
   nameOutput(graph, out.tokens, 'context');
-  nameOutput(graph, out.pooled, 'text_embed');
+  // a tower without a pooled projection (ModelScope's CLIPTextModel) gives no text_embed
+  if (out.pooled) nameOutput(graph, out.pooled, 'text_embed');
   eliminateDeadCode(graph);
   return graph;
 }

@@ -16,7 +16,7 @@
 // targets `linear` and `conv` match by layer kind (every linear / every conv); the others by
 // path, whatever the layer kind.
 import type { Value } from '../../tensor/ir/graph.ts';
-import { hashCounters, noiseKey } from '../../tensor/optim/random.ts';
+import { hashCounters, noiseKey, PRIME } from '../../tensor/optim/random.ts';
 import type { ConvHook, ConvLayerInfo } from './conv.ts';
 import type { LinearHook } from './linear.ts';
 import { init, type NN, parameter } from './parameters.ts';
@@ -153,10 +153,27 @@ function isPointwise(layer: ConvLayerInfo): boolean {
   return layer.kernel.every((k) => k === 1) && layer.strides.every((s) => s === 1) && layer.pads.every((p) => p === 0);
 }
 
+/**
+ * The (seed, step) key every LoRA module's dropout starts from, built once per graph: the key's
+ * hash rounds are scalar nodes, and a full-size UNet has hundreds of LoRA modules per call
+ * (built per module, they were 60% of a VideoCrafter2 training graph's nodes).
+ */
+const baseKeys = new WeakMap<Value, WeakMap<Value, Value>>();
+function dropoutBaseKey(b: NN['b'], seed: Value, step: Value): Value {
+  let bySeed = baseKeys.get(seed);
+  if (!bySeed) baseKeys.set(seed, (bySeed = new WeakMap()));
+  let key = bySeed.get(step);
+  if (!key) bySeed.set(step, (key = noiseKey(b, seed, step, 0)));
+  return key;
+}
+
 /** Inverted dropout with a keep mask hashed from (seed, step, module path). */
 function loraDropout(nn: NN, x: Value, p: number, rng: { seed: Value; step: Value }, path: string): Value {
   const { b } = nn;
-  const key = noiseKey(b, rng.seed, rng.step, hashString(path) % 1_000_000_007);
+  // the module's own stream: the shared key offset by the path's hash (the counter hash mixes it)
+  const prime = b.scalar(Number(PRIME), 'int64');
+  const offset = b.scalar(hashString(path) % 1_000_000_007, 'int64');
+  const key = b.op('Mod', [b.add(dropoutBaseKey(b, rng.seed, rng.step), offset), prime]);
   const u = b.div(b.cast(hashCounters(b, b.arange(x.size, 'int64'), key), 'float32'), b.scalar(2 ** 31));
   const keep = b.cast(b.reshape(b.op('Not', [b.op('Less', [u, b.scalar(p)])]), [...x.shape]), x.dtype);
   return b.mul(b.mul(x, keep), b.scalarLike(x, 1 / (1 - p)));

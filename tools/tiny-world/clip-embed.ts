@@ -38,9 +38,9 @@ export class TinyClip {
     const tb = new Builder(tg);
     const out = buildClipTextEncoder({ b: tb, params: store }, tinyClipConfig, tb.input('tokens', [batch, L], 'int64'));
     out.tokens.name = 'context';
-    out.pooled.name = 'pooled';
+    out.pooled!.name = 'pooled';
     tg.markOutput(out.tokens);
-    tg.markOutput(out.pooled);
+    tg.markOutput(out.pooled!);
     const ig = new Graph('tiny_clip_image');
     const ib = new Builder(ig);
     const img = buildClipImageEncoder({ b: ib, params: store }, tinyClipConfig, ib.input('images', [batch, 3, S, S]));

@@ -48,7 +48,8 @@ export class TextConditioner {
       throw new Error(`internal: the text_encode graph takes ${this.contextLength} tokens per prompt, ${tokenizer.description} gives ${tokenizer.contextLength}`);
     }
     this.contextSize = text.outputs.find((o) => o.name === 'context')!.shape.slice(1).reduce((a, b) => a * b, 1);
-    this.embedSize = text.outputs.find((o) => o.name === 'text_embed')!.shape[1]!;
+    // absent for a text tower without a pooled projection (no reward reads it then)
+    this.embedSize = text.outputs.find((o) => o.name === 'text_embed')?.shape[1] ?? 0;
   }
 
   /** The embedding of one prompt (computed once; the graph's batch is filled with copies). */
@@ -58,7 +59,7 @@ export class TextConditioner {
     for (const w of this.tokenizer.unknown(prompt)) this.unknown.add(w);
     const tokens = this.tokenizer.encode(Array.from({ length: this.batch }, () => prompt));
     const out = await this.text.run({ tokens });
-    const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: (out.text_embed as Float32Array).slice(0, this.embedSize) };
+    const e = { context: (out.context as Float32Array).slice(0, this.contextSize), textEmbed: out.text_embed ? (out.text_embed as Float32Array).slice(0, this.embedSize) : new Float32Array(0) };
     this.cache.set(prompt, e);
     return e;
   }

@@ -21,8 +21,8 @@ interface BlockSpec {
 export interface ClipTextOutput {
   /** Per-token states [B, L, width] for cross-attention (config.text.contextLayer, after ln_final). */
   tokens: Value;
-  /** The end-of-text state of the last layer after ln_final, projected: [B, embedDim]. */
-  pooled: Value;
+  /** The end-of-text state of the last layer after ln_final, projected: [B, embedDim] (absent when the tower has no projection). */
+  pooled?: Value;
 }
 
 /** tokens [B, L] int64 (L = contextLength) -> per-token states and the pooled embedding. */
@@ -51,6 +51,7 @@ export function buildClipTextEncoder(nn: NN, config: ClipConfig, tokens: Value):
   const lnFinal = (h: Value) => layerNorm(nn, 'ln_final', h);
   const states = lnFinal(x);
   const context = t.contextLayer === 'last' ? states : lnFinal(penultimate);
+  if (t.projection === false) return { tokens: context };
   // Pool the EOT position: a one-hot row per prompt times the states.
   const isEot = b.cast(b.op('Equal', [tokens, b.constantOf([t.eotToken], [], tokens.dtype, 'eot_id')]), dtype); // [B, L]
   const eot = b.reshape(b.matmul(b.unsqueeze(isEot, [1]), states), [batch, t.width]);

@@ -21,6 +21,11 @@ export interface ClipTextConfig {
   contextLayer: 'last' | 'penultimate';
   /** Id of the end-of-text token whose state is pooled (OpenCLIP: the largest id, 49407). */
   eotToken: number;
+  /**
+   * Whether the tower has the pooled output's `text_projection` (default true). Hugging Face's
+   * CLIPTextModel (ModelScope's text_encoder/) has none: it gives per-token states only.
+   */
+  projection?: boolean;
 }
 
 /**
@@ -72,7 +77,7 @@ export const openClipHConfig: ClipConfig = {
  */
 export const modelscopeClipConfig: ClipConfig = {
   ...openClipHConfig,
-  text: { ...openClipHConfig.text, layers: 23, contextLayer: 'last' },
+  text: { ...openClipHConfig.text, layers: 23, contextLayer: 'last', projection: false },
 };
 
 /** The tiny world's CLIP: 64 wide, 2 layers, 16 tokens of the tiny tokenizer; 32x32 images in 8x8 patches. */

@@ -69,8 +69,8 @@ export const videocrafter2Config: UNet3DConfig = {
  * ModelScope T2V's UNet (arXiv 2308.06571; damo-vilab's text-to-video-ms-1.7b): 320 x [1,2,4,4], 2 blocks per level, head
  * dim 64, context 1024, an input temporal transformer, ResNet -> TemporalConv ->
  * Transformer2D -> TransformerTemporal, 1x1-conv transformer projections, no fps input.
- * The builder produces this architecture, but with VideoCrafter's parameter names: loading a
- * ModelScope checkpoint needs a key map that is not written yet.
+ * The builder produces this architecture with VideoCrafter's parameter names; ModelScope's
+ * diffusers folder (unet/ UNet3DConditionModel) loads through its key map (./keymaps.ts).
  */
 export const modelscopeConfig: UNet3DConfig = {
   ...videocrafter2Config,

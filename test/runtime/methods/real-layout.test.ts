@@ -18,7 +18,7 @@ import { runReward } from '../../../runtime/methods/reward/run.ts';
 import { sampleVideos } from '../../../runtime/methods/reward/sample.ts';
 import { setupReward } from '../../../runtime/methods/reward/setup.ts';
 import { modelBuild, reducedBuild } from '../../../stdlib/models/registry.ts';
-import { FIXTURE_MERGES, fillerMerges, fixtureOpenClipText } from '../../helpers/clip-bpe-fixture.ts';
+import { FIXTURE_MERGES, fillerMerges, fixtureMergesTxt, fixtureOpenClipText, fixtureVocab } from '../../helpers/clip-bpe-fixture.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const PYTHON = '/usr/bin/python3';
@@ -88,3 +88,31 @@ describe.skipIf(!hasTorch)('VideoCrafter2 in its real checkpoint layout (reduced
     expect((error as VplError).file).toBe(ckpt);
   });
 });
+
+describe.skipIf(!hasTorch)('ModelScope in its diffusers folder layout (reduced widths)', () => {
+  const build = reducedBuild('modelscope');
+  const folder = path.join(tmp, 'modelscope');
+  beforeAll(() => {
+    const r = spawnSync(PYTHON, ['tools/checkpoints/synthetic.py', '--layout', 'modelscope-diffusers', '--size', 'reduced', '--out', folder], { cwd: repoRoot, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    // the slow CLIPTokenizer's files, our own merges padded to the real vocabulary's ids
+    const merges = [...FIXTURE_MERGES, ...fillerMerges(49408 - 512 - 2 - FIXTURE_MERGES.length)];
+    fs.mkdirSync(path.join(folder, 'tokenizer'), { recursive: true });
+    fs.writeFileSync(path.join(folder, 'tokenizer', 'vocab.json'), JSON.stringify(fixtureVocab(merges)));
+    fs.writeFileSync(path.join(folder, 'tokenizer', 'merges.txt'), fixtureMergesTxt(merges));
+    for (const extra of ['tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json']) fs.rmSync(path.join(folder, 'tokenizer', extra), { force: true });
+  }, 120_000);
+
+  it('samples finite videos from the folder (unet/, vae/, text_encoder/, tokenizer/)', async () => {
+    const r = checkFile(path.join(repoRoot, 'pipelines', 'modelscope_aesthetic.vpl'), {
+      overrides: [`model.weights=${folder}`, 'model.frames=2', 'model.size=64x64', 'sampler.steps=2', 'train.batch=1', 'train.accumulate=1', 'objective.reward=1.0 * brightness'],
+    });
+    if (!r.plan) throw new Error(r.diagnostics.map((d) => d.message).join('\n'));
+    const setup = await setupReward(r.plan, { samplingOnly: true, build });
+    expect(setup.weightsDescription).toContain('diffusers');
+    const result = await sampleVideos({ setup, prompts: ['a boat on a lake'], outDir: path.join(tmp, 'ms-samples'), seed: 1, cacheRoot: path.join(tmp, 'cache'), say: () => {} });
+    expect(result.files.length).toBeGreaterThan(0);
+    expect(result.rewards.every((x) => Number.isFinite(x.reward))).toBe(true);
+  }, 300_000);
+});
+

@@ -40,8 +40,8 @@ describe('tiny CLIP', () => {
     const tokens = h.inputData('tokens', [2, 16], tokenizeBatch(['a red circle moving left', 'a red circle moving right'], 16), 'int64');
     const out = buildClipTextEncoder(h.nn, tinyClipConfig, tokens);
     expect(out.tokens.shape).toEqual([2, 16, 64]);
-    expect(out.pooled.shape).toEqual([2, 64]);
-    const [states, pooled] = await h.run([out.tokens, out.pooled]);
+    expect(out.pooled!.shape).toEqual([2, 64]);
+    const [states, pooled] = await h.run([out.tokens, out.pooled!]);
     expect(allFinite(states) && allFinite(pooled)).toBe(true);
     // The prompts differ from token 5 on: causal attention keeps tokens 0..4 equal.
     const row = 16 * 64;
