@@ -35,13 +35,13 @@ const UNITS: Readonly<Record<string, number>> = {
   tib: 2 ** 40,
 };
 
-/** `24GB`, `24GiB`, `24G`, `80gb`, `12.5 GiB` -> bytes; anything else is VPL5003. */
+/** `24GB`, `24GiB`, `24G`, `80gb`, `12.5 GiB` -> bytes; anything else is VPL7137. */
 export function parseMemorySize(text: string, flag = '--gpu-memory'): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(text);
   const scale = match ? UNITS[match[2]!.toLowerCase()] : undefined;
   const bytes = match && scale ? Number(match[1]) * scale : NaN;
   if (!Number.isFinite(bytes) || bytes <= 0) {
-    throw new VplError('VPL5003', `${flag}: cannot read '${text}' as a memory size`, {
+    throw new VplError('VPL7137', `${flag}: cannot read '${text}' as a memory size`, {
       help: `write a number and a unit, like ${flag} 24GB, 24GiB, 24G or 80gb (GB are read as GiB, as cards are sized; MB and TB work too)`,
     });
   }

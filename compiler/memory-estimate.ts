@@ -17,8 +17,9 @@
 //                    kernel scratch space, its own node order), the arena keeps it (it does not
 //                    shrink), and from the second run on the pattern's one block of the peak
 //                    size comes on top. Assumed alike on CUDA (the same arena and planner).
-//    Lowered at fp16/bf16, weights and state stay float32 (the master copies of
-//    tensor/optim/precision.ts); their low-precision casts are activations.
+//    Lowered at fp16/bf16, frozen weights are stored in that precision and only the LoRA
+//    factors and optimizer state stay float32 (the master copies of tensor/optim/precision.ts);
+//    casts of them are activations.
 //
 // 2. The sessions held at once: `vplc run` loads every graph of the program into its own
 //    session (runtime/session.ts loadProgram, from runtime/methods/*/run.ts) and keeps them all

@@ -69,7 +69,6 @@ export const catalogue = {
   // ---- command line
   VPL5001: { severity: 'error', summary: 'A command-line override is not of the form `block.field=value`.' },
   VPL5002: { severity: 'error', summary: 'A command-line override names no block of the pipeline language.' },
-  VPL5003: { severity: 'error', summary: 'A command-line option has a value vplc cannot read (such as a memory size for `--gpu-memory`).' },
   // ---- compile (compiler/lower)
   VPL6001: {
     severity: 'error',
@@ -129,6 +128,7 @@ export const catalogue = {
   },
   VPL7135: { severity: 'error', summary: 'The CLIP tokenizer files of a model are missing or cannot be used (tokenizer.json, vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz).' },
   VPL7136: { severity: 'error', summary: 'A learned reward of the pipeline needs network weights that are missing, or that vplc cannot load yet.' },
+  VPL7137: { severity: 'error', summary: 'A command-line option has a value vplc cannot read (such as a memory size for `--gpu-memory`).' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** Every code in the catalogue, retired ones included (they may still be read back from logs). */

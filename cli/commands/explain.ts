@@ -112,7 +112,7 @@ const MEMORY_COLUMNS: ReadonlyArray<{ key: keyof Omit<GraphMemory, 'graph' | 'pe
 function memoryText(memory: MemoryEstimate, fit: GpuFit[] | undefined): string {
   const precision = memory.compute === 'fp32'
     ? `fp32${memory.precision !== 'fp32' ? ` (train.precision ${memory.precision} applies with --device cuda)` : ''}`
-    : `${memory.compute} compute, fp32 weights and optimizer state`;
+    : `${memory.compute} compute and frozen weights, fp32 LoRA and optimizer state`;
   const lines = ['', `memory on ${memory.device}, ${precision}: an upper bound (compiler/memory-estimate.ts)`];
   const columns = MEMORY_COLUMNS.filter((c) => memory.graphs.some((g) => g[c.key] > 0));
   const cell = (bytes: number) => (bytes > 0 ? formatBytes(bytes) : '-');

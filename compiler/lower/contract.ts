@@ -9,7 +9,7 @@ import type { LoraModule } from '../../stdlib/nn/lora.ts';
 import { ParameterStore, type ParameterInfo, type WeightSource } from '../../stdlib/nn/parameters.ts';
 import type { AttentionLowering } from '../../stdlib/nn/attention.ts';
 import type { Plan } from '../plan.ts';
-import type { LowPrecision } from './training-step.ts';
+import { type LowPrecision, lowDtype } from './training-step.ts';
 
 export class LoweringError extends Error {
   override name = 'LoweringError';
@@ -33,14 +33,16 @@ export interface LowerOptions {
    */
   shapesOnly?: boolean;
   /**
-   * Lower activations of sample_step and train_step to fp16/bf16 with float32 master weights
-   * (plan.train.precision, on a GPU). Unset: float32, the right choice on CPU, where
-   * onnxruntime computes fp16 in float32 anyway.
+   * Lower activations of sample_step and train_step to fp16/bf16 with float32 master copies of
+   * the trainable weights (plan.train.precision, on a GPU); the frozen weights are stored in
+   * fp16/bf16 (frozenWeightDtype: `weights` should deliver them so, or they are converted).
+   * Unset: float32, the right choice on CPU, where onnxruntime computes fp16 in float32 anyway.
    */
   precision?: LowPrecision;
   /**
    * Score bytes one attention chunk may take (stdlib/nn/attention.ts, default 64 MiB): larger
-   * attention is built in query chunks, recomputed one at a time in the backward pass.
+   * attention is built in query chunks, recomputed one at a time in the backward pass; a
+   * feed-forward whose hidden activation is larger, in token chunks (stdlib/nn/feedforward.ts).
    * Infinity: one block, whatever its size.
    */
   attentionChunkBytes?: number;
@@ -136,6 +138,18 @@ export interface LoweringBasis {
   E: number;
 }
 
+/**
+ * The dtype a lowering at `precision` stores frozen weights in (the dtype to open their
+ * checkpoint in): the low one, since nothing updates them, so they need no float32 master copy.
+ * Mixed-precision LoRA training does the same (huggingface/diffusers,
+ * examples/text_to_image/train_text_to_image_lora.py casts the frozen unet, vae and text
+ * encoder to the weight dtype; mihirp1998/VADER, VADER-VideoCrafter/scripts/main/
+ * train_t2v_lora.py halves the VAE and text encoder). float32 without precision.
+ */
+export function frozenWeightDtype(precision: LowPrecision | undefined): 'float32' | 'float16' | 'bfloat16' {
+  return precision ? lowDtype(precision) : 'float32';
+}
+
 export function loweringBasis(plan: Plan, options: LowerOptions): LoweringBasis {
   const base = options.build ?? modelBuild(plan.model.name);
   const build: ModelBuild = options.tiny ? { ...base, denoiser: { ...base.denoiser, zeroInit: false } } : base;
@@ -149,6 +163,7 @@ export function loweringBasis(plan: Plan, options: LowerOptions): LoweringBasis 
     weights: options.weights,
     keyOf: options.weights || lazy ? checkpointKey(build) : undefined,
     lazyFrozen: lazy,
+    ...(options.precision ? { frozenDtype: lowDtype(options.precision) } : {}),
   });
   const [C, T, h, w] = plan.derived.latent_shape;
   const B = plan.train.batch;

@@ -42,15 +42,20 @@ export interface OptimizerStepInputs {
   /** When accumulating: the bool [] input that says whether this micro-step applies the update. */
   apply?: Value;
   accumulate: number;
-  /** Lower the forward part's activations to this type first (GPUs; weights stay float32). */
+  /** Lower the forward part's activations to this type first (GPUs; trainable weights stay float32). */
   precision?: LowPrecision;
 }
 
 export type LowPrecision = 'fp16' | 'bf16';
 
+/** The IR dtype of a plan's low precision. */
+export function lowDtype(precision: LowPrecision): 'float16' | 'bfloat16' {
+  return precision === 'fp16' ? 'float16' : 'bfloat16';
+}
+
 /** Autocast a forward graph to fp16/bf16 (before autodiff, so master-weight gradients stay float32). */
 export function applyPrecision(graph: Graph, precision: LowPrecision | undefined): void {
-  if (precision) lowerPrecision(graph, precision === 'fp16' ? 'float16' : 'bfloat16');
+  if (precision) lowerPrecision(graph, lowDtype(precision));
 }
 
 /**

@@ -48,7 +48,8 @@ export interface AttentionOptions {
 export interface AttentionLowering {
   /**
    * Bytes one chunk's scores may take, counted in the dtype they are built in (float32, before
-   * any fp16 lowering); default DEFAULT_ATTENTION_CHUNK_BYTES. Infinity: never chunk.
+   * any fp16 lowering); default DEFAULT_ATTENTION_CHUNK_BYTES. Infinity: never chunk. The
+   * feed-forward (./feedforward.ts) holds its hidden activation to the same budget.
    */
   chunkBytes?: number;
   /** Use onnxruntime's fused com.microsoft MultiHeadAttention (graphs without a backward pass). */
@@ -62,23 +63,28 @@ export function withAttentionLowering<T extends NN>(nn: T, lowering: AttentionLo
   return { ...nn, attentionLowering: lowering };
 }
 
-function loweringOf(nn: NN): AttentionLowering {
+/** The lowering `nn` was built under ({} when none); the feed-forward reads its chunk budget too. */
+export function attentionLoweringOf(nn: NN): AttentionLowering {
   return (nn as NN & { attentionLowering?: AttentionLowering }).attentionLowering ?? {};
 }
 
 /**
- * Query rows per chunk: the most rows whose scores [batch, heads, rows, lk] fit in `budget`
- * bytes, the last chunk taking the rest; one chunk of all lq rows when the whole matrix fits.
+ * Rows per chunk: the most rows of `rowBytes` each that fit in `budget` bytes (never fewer than
+ * one), the last chunk taking the rest; one chunk of all `rows` when they all fit.
  */
+export function rowChunks(rows: number, rowBytes: number, budget: number): number[] {
+  if (!(budget > 0)) throw new RangeError(`chunk budget must be a positive number of bytes, got ${budget}`);
+  if (rowBytes * rows <= budget) return [rows];
+  const per = Math.max(1, Math.floor(budget / rowBytes));
+  const sizes: number[] = Array(Math.floor(rows / per)).fill(per);
+  if (rows % per > 0) sizes.push(rows % per);
+  return sizes;
+}
+
+/** Query rows per chunk: rowChunks of the lq rows of the scores [batch, heads, rows, lk]. */
 export function queryChunks(scores: { batch: number; heads: number; lq: number; lk: number; elementBytes: number }, budget: number): number[] {
   const { batch, heads, lq, lk, elementBytes } = scores;
-  if (!(budget > 0)) throw new RangeError(`attention chunk budget must be a positive number of bytes, got ${budget}`);
-  const rowBytes = batch * heads * lk * elementBytes;
-  if (rowBytes * lq <= budget) return [lq];
-  const rows = Math.max(1, Math.floor(budget / rowBytes));
-  const sizes: number[] = Array(Math.floor(lq / rows)).fill(rows);
-  if (lq % rows > 0) sizes.push(lq % rows);
-  return sizes;
+  return rowChunks(lq, batch * heads * lk * elementBytes, budget);
 }
 
 /** x [B, Lq, C] -> [B, Lq, out]. */
@@ -95,7 +101,7 @@ export function attention(nn: NN, name: string, x: Value, options: AttentionOpti
     const q = linear(nn, 'to_q', x, proj);
     const k = linear(nn, 'to_k', context, proj);
     const v = linear(nn, 'to_v', context, proj);
-    const lowering = loweringOf(nn);
+    const lowering = attentionLoweringOf(nn);
     const merged = lowering.fused ? fusedCore(nn, q, k, v, options) : chunkedCore(nn, q, k, v, options, lowering.chunkBytes ?? DEFAULT_ATTENTION_CHUNK_BYTES);
     return linear(nn, options.outName ?? 'to_out.0', merged, { out: options.out ?? x.shape[2], bias: options.outBias ?? true, trainable: options.trainable });
   });

@@ -5,6 +5,11 @@
 //   frozen    -> an initializer: external data from a checkpoint file, inline checkpoint data,
 //                or inline seeded init (random-initialised tiny models)
 //
+// With `frozenDtype` (fp16/bf16 lowering on a GPU) frozen float32 parameters are stored in that
+// dtype, as the base model of mixed-precision LoRA training is, and a graph reads them through
+// a Cast up to the float32 the layer asked for; tensor/optim/precision.ts then feeds the low
+// initializer straight to the ops it lowers, so only float32 ops keep the Cast.
+//
 // Names follow the builder's scope path ("down.0.attn.to_q.weight"), the way torch state-dict
 // keys do, so a checkpoint maps by name (optionally through `keyOf`). One store serves several
 // graphs (sampling and training graphs of the same model); in one graph a parameter asked for
@@ -124,6 +129,12 @@ export interface ParameterStoreOptions {
    * model without its weights; trainable parameters (LoRA factors) are still initialised.
    */
   lazyFrozen?: boolean;
+  /**
+   * Frozen parameters asked for as float32 are stored in this dtype instead (their
+   * initializers, the dtype checkpoint tensors must have to go by reference); graphs read them
+   * through a Cast to float32. Trainable parameters stay float32 (the master copies).
+   */
+  frozenDtype?: 'float16' | 'bfloat16';
 }
 
 export interface ParameterRequest {
@@ -146,7 +157,9 @@ export interface ParameterInfo {
 }
 
 interface Entry {
+  /** info.dtype is the stored dtype; `asked` the one layers ask for (they differ with frozenDtype). */
   info: ParameterInfo;
+  asked: DType;
   checkpoint?: CheckpointTensor;
   data?: TypedArray;
 }
@@ -172,8 +185,9 @@ export class ParameterStore {
     if (!perGraph) this.values.set(b.graph, (perGraph = new Map()));
     const existing = perGraph.get(full);
     if (existing) return existing;
-    const value = this.materialise(b.graph, entry);
-    if (value.name !== full) throw new Error(`parameter '${full}' clashes with another graph value of that name`);
+    const stored = this.materialise(b.graph, entry);
+    if (stored.name !== full) throw new Error(`parameter '${full}' clashes with another graph value of that name`);
+    const value = b.cast(stored, entry.asked);
     perGraph.set(full, value);
     return value;
   }
@@ -193,9 +207,9 @@ export class ParameterStore {
       this.entries.set(full, entry);
     } else {
       const known = entry.info;
-      if (known.shape.length !== shape.length || known.shape.some((d, i) => d !== shape[i]) || known.dtype !== dtype) {
+      if (known.shape.length !== shape.length || known.shape.some((d, i) => d !== shape[i]) || entry.asked !== dtype) {
         throw new ShapeError(
-          `parameter '${full}' was declared as ${known.dtype} ${formatShape(known.shape)} and is now asked for as ${dtype} ${formatShape(shape)}`,
+          `parameter '${full}' was declared as ${entry.asked} ${formatShape(known.shape)} and is now asked for as ${dtype} ${formatShape(shape)}`,
         );
       }
     }
@@ -266,11 +280,13 @@ export class ParameterStore {
 
   // ---------------------------------------------------------------- internals
 
-  private declare(name: string, shape: Shape, dtype: DType, request: ParameterRequest): Entry {
+  private declare(name: string, shape: Shape, asked: DType, request: ParameterRequest): Entry {
     const policy = this.options.trainable ?? false;
     const trainable = request.trainable ?? (typeof policy === 'function' ? policy(name) : policy);
+    const low = this.options.frozenDtype;
+    const dtype = low && !trainable && asked === 'float32' ? low : asked;
     const info: ParameterInfo = { name, shape: [...shape], dtype, trainable, init: request.init, source: 'init' };
-    const entry: Entry = { info };
+    const entry: Entry = { info, asked };
     const weights = this.options.weights;
     if (!weights) return entry;
     const key = this.options.keyOf ? this.options.keyOf(name) : name;

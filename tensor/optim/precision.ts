@@ -1,10 +1,15 @@
 // Mixed precision: lower a forward graph's activations to float16 or bfloat16 (in place),
-// keeping float32 master copies of weights and optimizer state.
+// keeping float32 master copies of the trainable weights and optimizer state.
 //
 // Rules (close to PyTorch autocast):
-// - Graph inputs and initializers keep their float32 type (they are the master copies, and the
-//   graph's interface stays float32: bf16 cannot cross the JS boundary). Where a lowered op uses
-//   one, a Cast to the low type is inserted (once per value).
+// - Graph inputs and initializers keep their type: the float32 inputs are the master copies of
+//   the trainable weights (and the graph's interface stays float32: bf16 cannot cross the JS
+//   boundary). Where a lowered op uses a float32 one, a Cast to the low type is inserted (once
+//   per value).
+// - Frozen weights need no master copy: an initializer already stored in the low type and read
+//   through a Cast up to float32 (stdlib/nn/parameters.ts `frozenDtype`) is fed to lowered ops
+//   as it is, without the round trip (exact: low -> float32 -> low changes no bit), and counts
+//   as a weight, not an activation, below; float32 ops keep the Cast up, unused ones are dropped.
 // - Ops in LOW_OPS (MatMul, Gemm, Conv, ConvTranspose: the compute-heavy ones) run in the low
 //   type; ops in FLOAT32_OPS (exp/log/pow, softmax, reductions, normalisations: range- or
 //   accuracy-sensitive) run in float32; every other op follows its activation inputs: float32 if
@@ -18,7 +23,7 @@ import type { Builder } from '../ir/builder.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Graph, Node, Value } from '../ir/graph.ts';
 import { inferTypes } from '../ir/ops.ts';
-import { subgraphsOf } from '../passes/util.ts';
+import { nodeUses, subgraphsOf } from '../passes/util.ts';
 
 export type Precision = 'float32' | 'float16' | 'bfloat16';
 
@@ -40,6 +45,8 @@ export function lowerPrecision(graph: Graph, low: Exclude<Precision, 'float32'>)
   // input, its first user), so that remat recomputes it instead of keeping it alive.
   const castTo = (v: Value, dtype: DType, user: Node): Value => {
     if (v.dtype === dtype || !isFloatType(v.dtype)) return v;
+    const stored = storedLow(v);
+    if (stored?.dtype === dtype) return stored;
     const key = `${v.id}:${dtype}`;
     let c = casts.get(key);
     if (!c) {
@@ -61,7 +68,7 @@ export function lowerPrecision(graph: Graph, low: Exclude<Precision, 'float32'>)
     else if (LOW_OPS.has(node.op)) target = low;
     else if (FLOAT32_OPS.has(node.op)) target = 'float32';
     else {
-      const activations = floats.filter((v) => v.producer !== undefined);
+      const activations = floats.filter((v) => v.producer !== undefined && !storedLow(v));
       target = activations.length === 0 ? low : activations.some((v) => v.dtype === 'float32') ? 'float32' : low;
     }
     if (node.op === 'Loop') node.inputs = node.inputs.map((v) => v && castTo(v, originalType(v), node));
@@ -72,7 +79,10 @@ export function lowerPrecision(graph: Graph, low: Exclude<Precision, 'float32'>)
     node.outputs.forEach((o, i) => ((o.type as { dtype: DType }).dtype = types[i].dtype));
     result.push(node);
   }
-  graph.nodes = result;
+  // the Casts up of low initializers that no op reads any more (lowered ops take the initializer)
+  const used = new Set<Value>(graph.outputs);
+  for (const node of result) for (const v of nodeUses(node)) used.add(v);
+  graph.nodes = result.filter((n) => used.has(n.outputs[0]) || !(n.op === 'Cast' && storedLow(n.outputs[0])));
   graph.outputs.forEach((v, i) => {
     const want = originalOutputTypes.get(v)!;
     if (v.dtype === want) return;
@@ -86,6 +96,12 @@ export function lowerPrecision(graph: Graph, low: Exclude<Precision, 'float32'>)
 
   function originalType(v: Value): DType {
     return v.dtype === low ? 'float32' : v.dtype;
+  }
+
+  /** The low-type initializer `v` reads up to float32 (a Cast of it), if it is one. */
+  function storedLow(v: Value): Value | undefined {
+    const source = v.producer?.op === 'Cast' ? v.producer.inputs[0] : undefined;
+    return source && !source.producer && source.dtype === low && graph.initializers.has(source) ? source : undefined;
   }
 }
 

@@ -65,6 +65,12 @@ describe('vplc compile', () => {
     expect(existsSync(join(dir, 'weights.bin'))).toBe(false);
     for (const graph of ['text_encode', 'sample_step', 'train_step', 'decode_all']) expect(existsSync(join(dir, `${graph}.onnx`))).toBe(true);
   }, 120_000);
+
+  it('names a learned reward whose network has no graph builder yet (VPL7132), not an internal error', () => {
+    const result = vplc(['compile', 'pipelines/t2v_turbo_vc2.vpl', '--out', join(out, 'turbo-full')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/t2v_turbo_vc2\.vpl: error VPL7132: reward 'viclip' has no graph builder/);
+  }, 120_000);
 });
 
 describe('vplc explain --graph', () => {

@@ -18,7 +18,7 @@ describe('parseMemorySize', () => {
     expect(parseMemorySize(text)).toBe(bytes);
   });
 
-  it.each(['24', '24XB', 'GB', '', '-1GB', '0GB', '24 G B', '1e3GB'])('refuses %j with VPL5003 and an example', (text) => {
+  it.each(['24', '24XB', 'GB', '', '-1GB', '0GB', '24 G B', '1e3GB'])('refuses %j with VPL7137 and an example', (text) => {
     let error: unknown;
     try {
       parseMemorySize(text);
@@ -26,7 +26,7 @@ describe('parseMemorySize', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(VplError);
-    expect((error as VplError).code).toBe('VPL5003');
+    expect((error as VplError).code).toBe('VPL7137');
     expect((error as VplError).message).toContain(`'${text}'`);
     expect((error as VplError).help).toMatch(/24GB/);
   });

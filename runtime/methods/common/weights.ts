@@ -18,6 +18,7 @@ import type { Plan } from '../../../compiler/plan.ts';
 import { needsTinyStandIn, tinyStandIn } from '../../../compiler/tiny/stand-in.ts';
 import { type ModelBuild, ModelNotBuiltError, modelBuild } from '../../../stdlib/models/registry.ts';
 import type { WeightSource } from '../../../stdlib/nn/parameters.ts';
+import type { DType } from '../../../tensor/ir/dtype.ts';
 import { VplError } from '../../../diagnostics/error.ts';
 import { openTinyWorld, type TinyWorld } from '../../weights/tiny-world.ts';
 import { loadReportError } from '../../weights/load-report.ts';
@@ -57,6 +58,12 @@ export interface RunWeightsOptions {
   cwd?: string;
   /** The networks a checkpoint is loaded into (default the model's own; tests load reduced-width builds). */
   build?: ModelBuild;
+  /**
+   * The dtype the lowering stores frozen weights in (compiler/lower/contract.ts
+   * frozenWeightDtype; default float32): a checkpoint's tensors come in it, those already in it
+   * by reference.
+   */
+  dtype?: DType;
 }
 
 /**
@@ -116,7 +123,7 @@ export async function resolveRunWeights(input: Plan, options: RunWeightsOptions)
   // learned rewards cannot load their networks yet: stop before reading gigabytes
   requireRewardWeights(input, command, { env: options.env, cwd: options.cwd });
   const build = options.build ?? base;
-  const checkpoint = await openModelCheckpoint(build, file);
+  const checkpoint = await openModelCheckpoint(build, file, options.dtype ? { dtype: options.dtype } : {});
   const problem = loadReportError(checkpoint.report);
   if (problem) {
     await checkpoint.close();

@@ -4,7 +4,7 @@
 // plan and the weight files' size and time stamp (cheap: the tiny world's files are read anyway).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { LoweringError, type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
+import { frozenWeightDtype, LoweringError, type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts';
 import type { ModelBuild } from '../../../stdlib/models/registry.ts';
 import { VplError } from '../../../diagnostics/error.ts';
@@ -56,7 +56,9 @@ function fileIdentity(file: string): string {
 export async function setupReward(input: Plan, options: SetupOptions = {}): Promise<RewardSetup> {
   const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
   if (input.objective.name !== 'reward') throw new Error(`setupReward: objective '${input.objective.name}' is not 'reward'`);
-  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}) });
+  // what the graphs compute in: train.precision on a GPU, where frozen weights are stored in it too
+  const gpuPrecision = input.train.precision !== 'fp32' && options.device === 'cuda' ? input.train.precision : undefined;
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}), dtype: frozenWeightDtype(gpuPrecision) });
   const { plan, build, mode, weights, world, tokenizer, description, notes } = resolved;
   const identity = resolved.identity ?? (world ? Object.values(world.paths).map(fileIdentity).join(',') : 'tiny-random');
   if (plan.objective.name !== 'reward') throw new Error('unreachable');
@@ -68,7 +70,7 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   }
   let lowered: LoweredProgram;
   try {
-    lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(precision && options.device === 'cuda' ? { precision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
+    lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
   } catch (error) {
     if (error instanceof LoweringError || (error instanceof Error && /^reward '/.test(error.message))) {
       const span = loweringSpan(plan, error.message);
