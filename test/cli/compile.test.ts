@@ -66,6 +66,13 @@ describe('vplc compile', () => {
     for (const graph of ['text_encode', 'sample_step', 'train_step', 'decode_all']) expect(existsSync(join(dir, `${graph}.onnx`))).toBe(true);
   }, 120_000);
 
+  it('diff --graph compares two full-size pipelines without their checkpoints', () => {
+    const result = vplc(['diff', 'pipelines/pickscore.vpl', 'pipelines/aesthetic.vpl', '--graph']);
+    expect(result.status).toBe(2); // changed
+    expect(result.stdout).toMatch(/compiled graphs:/);
+    expect(result.stdout).toMatch(/train_step +[\d.]+T -> [\d.]+T FLOP/);
+  }, 120_000);
+
   it('names a learned reward whose network has no graph builder yet (VPL7132), not an internal error', () => {
     const result = vplc(['compile', 'pipelines/t2v_turbo_vc2.vpl', '--out', join(out, 'turbo-full')]);
     expect(result.status).toBe(1);

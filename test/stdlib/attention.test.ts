@@ -5,17 +5,12 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { checkFile } from '../../compiler/check/index.ts';
 import { lowerReward } from '../../compiler/lower/index.ts';
-import { attention, type AttentionLowering, DEFAULT_ATTENTION_CHUNK_BYTES, queryChunks, withAttentionLowering } from '../../stdlib/nn/attention.ts';
-import { ParameterStore, Rng } from '../../stdlib/nn/index.ts';
-import { differentiate } from '../../tensor/autodiff/grad.ts';
-import { evaluate } from '../../tensor/emit/evaluate.ts';
+import { attention, type AttentionLowering, DEFAULT_ATTENTION_CHUNK_BYTES, queryChunks } from '../../stdlib/nn/attention.ts';
+import { Rng } from '../../stdlib/nn/index.ts';
 import { emitModel } from '../../tensor/emit/onnx.ts';
-import { Builder } from '../../tensor/ir/builder.ts';
-import type { TypedArray } from '../../tensor/ir/dtype.ts';
-import { Graph, type Value } from '../../tensor/ir/graph.ts';
-import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
+import type { Graph } from '../../tensor/ir/graph.ts';
 import { peakMemory } from '../../tensor/passes/liveness.ts';
-import { rematerialize } from '../../tensor/passes/remat.ts';
+import { type LayerGraph, layerGraph, relativeError, runLayerGraph } from '../helpers/layer-graph.ts';
 
 const { onnx } = onnxProto;
 
@@ -31,86 +26,24 @@ interface Case {
   mask?: boolean;
 }
 
-interface Built {
-  graph: Graph;
-  y: Value;
-  /** Graph inputs with their feeds (x, context, mask, the loss weights r, the parameters). */
-  feeds: Record<string, TypedArray>;
-  /** Gradient output name per differentiated input name. */
-  gradNames: Record<string, string>;
-  /** Trainable parameters and optimizer-like state: not activations. */
-  params: Value[];
-}
+type Built = LayerGraph;
 
-function normal(n: number, seed: number, name: string): Float32Array {
-  const data = new Float32Array(n);
-  new Rng(seed, name).fillNormal(data, 0, 1);
-  return data;
-}
-
-/**
- * One attention layer inside the remat segment 'block' (as a UNet transformer is); with `train`,
- * loss = sum(y * r) differentiated into x, the context and every weight, then remat and DCE as
- * the lowering runs them.
- */
+/** One attention layer in its block; with `train`, its gradients into x, the context and every weight. */
 function build(c: Case, lowering: AttentionLowering, train: boolean): Built {
-  const graph = new Graph('attention');
-  const b = new Builder(graph);
-  const params = new ParameterStore({ seed: 3, trainable: true });
-  const nn = withAttentionLowering({ b, params }, lowering);
-  const feeds: Record<string, TypedArray> = {};
-  const input = (name: string, shape: number[]) => {
-    const v = b.input(name, shape);
-    feeds[name] = normal(v.size, 11, name);
-    return v;
-  };
-  const x = input('x', [c.batch, c.lq, c.channels]);
-  const lk = c.lk ?? c.lq;
-  const context = c.lk ? input('context', [c.batch, c.lk, 6]) : undefined;
-  let mask: Value | undefined;
-  if (c.mask) {
-    mask = b.input('mask', [c.batch, c.lq, lk], 'bool');
+  return layerGraph('attention', lowering, train, ({ nn, input }) => {
+    const x = input('x', [c.batch, c.lq, c.channels]);
+    const lk = c.lk ?? c.lq;
+    const context = c.lk ? input('context', [c.batch, c.lk, 6]) : undefined;
     const rng = new Rng(5, 'mask');
     // key j visible to query i with probability 0.7, and always key i % lk
-    feeds.mask = Uint8Array.from({ length: mask.size }, (_, n) => (rng.uniform() < 0.7 || n % lk === Math.floor(n / lk) % c.lq % lk ? 1 : 0));
-  }
-  const y = b.inSegment('block', () => b.within('block', () => attention(nn, 'attn', x, { heads: c.heads, dimHead: c.dimHead, context, mask })));
-  graph.markOutput(y);
-  for (const p of params.trainable()) feeds[p.name] = params.initialValue(p.name);
-  const weights = graph.inputs.filter((v) => params.trainable().some((p) => p.name === v.name));
-  const gradNames: Record<string, string> = {};
-  if (train) {
-    const r = input('r', [...y.shape]);
-    const loss = b.reduceSum(b.mul(y, r), undefined, false);
-    const forwardNodes = graph.nodes.length;
-    const wrt = [x, ...(context ? [context] : []), ...weights];
-    const { grads } = differentiate(graph, loss, wrt);
-    for (const v of wrt) {
-      const g = grads.get(v)!;
-      graph.markOutput(g);
-      gradNames[v.name] = g.name;
-    }
-    rematerialize(graph, { forwardNodes });
-    eliminateDeadCode(graph);
-  }
-  return { graph, y, feeds, gradNames, params: weights };
+    const visible = (size: number) => Uint8Array.from({ length: size }, (_, n) => (rng.uniform() < 0.7 || n % lk === Math.floor(n / lk) % c.lq % lk ? 1 : 0));
+    const mask = c.mask ? input('mask', [c.batch, c.lq, lk], { dtype: 'bool', data: visible }) : undefined;
+    const y = attention(nn, 'attn', x, { heads: c.heads, dimHead: c.dimHead, context, mask });
+    return { y, wrt: [x, ...(context ? [context] : [])] };
+  });
 }
 
-async function run(built: Built): Promise<Record<string, TypedArray>> {
-  const feeds = Object.fromEntries(built.graph.inputs.map((v) => [v.name, built.feeds[v.name]]));
-  return evaluate(built.graph, feeds, { graphOptimizationLevel: 'basic' });
-}
-
-/** max |a - b| relative to max |b|. */
-function relativeError(a: TypedArray, b: TypedArray): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(Number(a[i]) - Number(b[i])));
-    scale = Math.max(scale, Math.abs(Number(b[i])));
-  }
-  return diff / scale;
-}
+const run = runLayerGraph;
 
 const ops = (g: Graph, op: string) => g.nodes.filter((n) => n.op === op);
 /** A budget under which each chunk holds exactly `rows` query rows. */

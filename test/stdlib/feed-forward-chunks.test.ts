@@ -2,18 +2,12 @@
 // feed-forward built as one block: the chunk layout, the same outputs and gradients
 // (onnxruntime), and the liveness peak of a training graph.
 import { describe, expect, it } from 'vitest';
-import { type AttentionLowering, DEFAULT_ATTENTION_CHUNK_BYTES, withAttentionLowering } from '../../stdlib/nn/attention.ts';
+import { type AttentionLowering, DEFAULT_ATTENTION_CHUNK_BYTES } from '../../stdlib/nn/attention.ts';
 import { feedForward, type FeedForwardOptions, tokenChunks } from '../../stdlib/nn/feedforward.ts';
-import { ParameterStore, Rng } from '../../stdlib/nn/index.ts';
-import { differentiate } from '../../tensor/autodiff/grad.ts';
-import { evaluate } from '../../tensor/emit/evaluate.ts';
 import { emitModel } from '../../tensor/emit/onnx.ts';
-import { Builder } from '../../tensor/ir/builder.ts';
-import type { TypedArray } from '../../tensor/ir/dtype.ts';
-import { Graph, type Value } from '../../tensor/ir/graph.ts';
-import { eliminateDeadCode } from '../../tensor/passes/dce.ts';
+import type { Graph } from '../../tensor/ir/graph.ts';
 import { peakMemory } from '../../tensor/passes/liveness.ts';
-import { rematerialize } from '../../tensor/passes/remat.ts';
+import { type LayerGraph, layerGraph, relativeError, runLayerGraph } from '../helpers/layer-graph.ts';
 
 interface Case {
   /** x's shape [..., dim]. */
@@ -21,75 +15,17 @@ interface Case {
   ff: FeedForwardOptions;
 }
 
-interface Built {
-  graph: Graph;
-  y: Value;
-  feeds: Record<string, TypedArray>;
-  /** Gradient output name per differentiated input name (x and every weight). */
-  gradNames: Record<string, string>;
-  params: Value[];
-}
+type Built = LayerGraph;
 
-function normal(n: number, seed: number, name: string): Float32Array {
-  const data = new Float32Array(n);
-  new Rng(seed, name).fillNormal(data, 0, 1);
-  return data;
-}
-
-/**
- * One feed-forward inside the remat segment 'block' (as in a UNet transformer); with `train`,
- * loss = sum(y * r) differentiated into x and every weight, then remat and DCE as the lowering
- * runs them.
- */
+/** One feed-forward in its block; with `train`, its gradients into x and every weight. */
 function build(c: Case, lowering: AttentionLowering, train: boolean): Built {
-  const graph = new Graph('feed_forward');
-  const b = new Builder(graph);
-  const params = new ParameterStore({ seed: 3, trainable: true });
-  const nn = withAttentionLowering({ b, params }, lowering);
-  const feeds: Record<string, TypedArray> = {};
-  const input = (name: string, shape: number[]) => {
-    const v = b.input(name, shape);
-    feeds[name] = normal(v.size, 11, name);
-    return v;
-  };
-  const x = input('x', c.shape);
-  const y = b.inSegment('block', () => b.within('block', () => feedForward(nn, 'ff', x, c.ff)));
-  graph.markOutput(y);
-  for (const p of params.trainable()) feeds[p.name] = params.initialValue(p.name);
-  const weights = graph.inputs.filter((v) => params.trainable().some((p) => p.name === v.name));
-  const gradNames: Record<string, string> = {};
-  if (train) {
-    const r = input('r', [...y.shape]);
-    const loss = b.reduceSum(b.mul(y, r), undefined, false);
-    const forwardNodes = graph.nodes.length;
-    const wrt = [x, ...weights];
-    const { grads } = differentiate(graph, loss, wrt);
-    for (const v of wrt) {
-      const g = grads.get(v)!;
-      graph.markOutput(g);
-      gradNames[v.name] = g.name;
-    }
-    rematerialize(graph, { forwardNodes });
-    eliminateDeadCode(graph);
-  }
-  return { graph, y, feeds, gradNames, params: weights };
+  return layerGraph('feed_forward', lowering, train, ({ nn, input }) => {
+    const x = input('x', c.shape);
+    return { y: feedForward(nn, 'ff', x, c.ff), wrt: [x] };
+  });
 }
 
-async function run(built: Built): Promise<Record<string, TypedArray>> {
-  const feeds = Object.fromEntries(built.graph.inputs.map((v) => [v.name, built.feeds[v.name]]));
-  return evaluate(built.graph, feeds, { graphOptimizationLevel: 'basic' });
-}
-
-/** max |a - b| relative to max |b|. */
-function relativeError(a: TypedArray, b: TypedArray): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(Number(a[i]) - Number(b[i])));
-    scale = Math.max(scale, Math.abs(Number(b[i])));
-  }
-  return diff / scale;
-}
+const run = runLayerGraph;
 
 const ops = (g: Graph, op: string) => g.nodes.filter((n) => n.op === op);
 /** The hidden activation's width per token: the input projection's output. */
