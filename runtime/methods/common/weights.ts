@@ -46,8 +46,6 @@ export interface RunWeights {
   notes: string[];
   /** What identifies the weight files (path, size, time stamp) in the program's hash; undefined: the tiny world's or random. */
   identity?: string;
-  /** Releases the checkpoint's open files. */
-  close?: () => Promise<void>;
 }
 
 export interface RunWeightsOptions {
@@ -130,7 +128,8 @@ export async function resolveRunWeights(input: Plan, options: RunWeightsOptions)
     throw problem;
   }
   const tokenizer = await resolvePromptTokenizer(input, build, file);
-  const notes: string[] = [];
+  // the checkpoint stays open for the process: the lowering reads the tensors it converts
+  // through checkpoint.source, and onnxruntime reads the rest from the file itself
   return {
     plan: input,
     build,
@@ -139,8 +138,7 @@ export async function resolveRunWeights(input: Plan, options: RunWeightsOptions)
     tokenizer,
     description: `${file} (${checkpoint.layout})`,
     identity: checkpoint.files.map(fileIdentity).join(','),
-    notes,
-    close: () => checkpoint.close(),
+    notes: [],
   };
 }
 
