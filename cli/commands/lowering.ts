@@ -30,11 +30,11 @@ export interface LoweringOutcome {
 
 export async function lowerForCommand(plan: Plan, options: { tiny: boolean; precision?: LowerOptions['precision'] }): Promise<LoweringOutcome> {
   const { lower, LoweringError, compilerMethods } = await import('../../compiler/lower/index.ts');
+  const { RewardMixError } = await import('../../stdlib/rewards/mix.ts');
   const precision = options.precision ? { precision: options.precision } : {};
   const { needsTinyStandIn } = await import('../../compiler/tiny/stand-in.ts');
   const refused = (error: unknown, notes: string[], p: Plan): LoweringOutcome => {
-    // a learned reward whose network has no graph builder yet (stdlib/rewards/mix.ts) is a limit, not a bug
-    if (!(error instanceof LoweringError) && !(error instanceof Error && /^reward '[a-z_0-9]+' has no graph builder/.test(error.message))) throw error;
+    if (!(error instanceof LoweringError) && !(error instanceof RewardMixError)) throw error;
     const code: DiagnosticCode = p.objective.name in compilerMethods ? 'VPL7132' : 'VPL7131';
     return { problem: error.message, code, notes, plan: p };
   };

@@ -14,26 +14,14 @@
 // `vplc compile`/`explain --graph` report for a full-size pipeline — not in value.
 import { Builder } from '../../tensor/ir/builder.ts';
 import type { Value } from '../../tensor/ir/graph.ts';
-import { buildClipImageEncoder, type ClipConfig, openClipHConfig } from '../models/clip/index.ts';
+import { buildClipImageEncoder, type ClipConfig, clipL14Config, openClipHConfig } from '../models/clip/index.ts';
 import { init, linear, type NN, parameter } from '../nn/index.ts';
 import type { RewardBuilder } from './mix.ts';
-import { clipPreprocess } from './tiny.ts';
+import { clipPreprocess, l2normalize } from './tiny.ts';
 
-/** OpenAI CLIP ViT-L/14 (the aesthetic predictor's encoder): 1024 wide, 24 layers, 16 heads, quick_gelu, 768-d embedding. */
-export const clipL14Config: ClipConfig = {
-  name: 'clip_vit_l_14',
-  embedDim: 768,
-  text: { vocabSize: 49408, contextLength: 77, width: 768, layers: 12, heads: 12, mlpRatio: 4, activation: 'quick_gelu', contextLayer: 'last', eotToken: 49407 },
-  vision: { imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, mlpRatio: 4, activation: 'quick_gelu' },
-  checkpointPrefix: '',
-};
 
 /** Hidden widths of the LAION aesthetic MLP after the 768-d embedding. */
 const AESTHETIC_MLP = [1024, 128, 64, 16, 1] as const;
-
-function l2normalize(b: Builder, x: Value): Value {
-  return b.div(x, b.sqrt(b.add(b.reduceSum(b.mul(x, x), [-1], true), b.scalarLike(x, 1e-12))));
-}
 
 /** Per-frame text rows [N, E] from per-video text [videos, E]. */
 function textPerFrame(b: Builder, text: Value, framesPerVideo: number): Value {

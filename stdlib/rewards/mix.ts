@@ -10,6 +10,14 @@ import { type AnalyticReward, analyticRewards, brightness, colourfulness, contra
 export type { LossForm, RewardParamValue, RewardTerm };
 
 /**
+ * A reward mix that cannot be built as the plan asks (a reward whose network has no graph
+ * builder yet, a term given twice): the lowerings report it as a pipeline problem, not a bug.
+ */
+export class RewardMixError extends Error {
+  override name = 'RewardMixError';
+}
+
+/**
  * The loss form of a term of `reward` with `params`: the catalogue's `lossForm` with parameter
  * constants resolved (a parameter the term leaves out takes its catalogue default). A reward the
  * catalogue does not have (a caller's own builder) is maximised: -mean(r).
@@ -20,7 +28,7 @@ export function rewardLossForm(reward: string, params: Record<string, RewardPara
   const constant = (c: LossConstant): number => {
     if (typeof c === 'number') return c;
     const value = params[c.param] ?? entry.params.find((p) => p.name === c.param)?.default;
-    if (value === undefined) throw new Error(`reward '${reward}': its loss reads parameter '${c.param}', which has no value`);
+    if (value === undefined) throw new RewardMixError(`reward '${reward}': its loss reads parameter '${c.param}', which has no value`);
     return Number(value);
   };
   const form = entry.lossForm;
@@ -103,8 +111,8 @@ export function rewardMix(b: Builder, terms: readonly RewardTerm[], inputs: Rewa
     let total: Value | undefined;
     for (const term of terms) {
       const build = builders[term.reward] ?? (isAnalyticReward(term.reward) ? analyticBuilders[term.reward] : undefined);
-      if (!build) throw new Error(`reward '${term.reward}' has no graph builder in this build (its model is not available)`);
-      if (rewards[term.reward]) throw new Error(`reward '${term.reward}' appears twice in the mix`);
+      if (!build) throw new RewardMixError(`reward '${term.reward}' has no graph builder in this build (its model is not available)`);
+      if (rewards[term.reward]) throw new RewardMixError(`reward '${term.reward}' appears twice in the mix`);
       const r = b.within(term.reward, () => b.cast(build(b, inputs, term.params), 'float32'));
       const loss = b.within(term.reward, () => rewardLoss(b, r, rewardLossForm(term.reward, term.params)));
       rewards[term.reward] = b.reduceMean(r, undefined, false);

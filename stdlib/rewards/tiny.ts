@@ -30,7 +30,8 @@ export function clipPreprocess(b: Builder, frames: Value, size: number): Value {
   return b.div(b.sub(x, mean), std);
 }
 
-function l2normalize(b: Builder, x: Value): Value {
+/** x / |x| along the last axis. */
+export function l2normalize(b: Builder, x: Value): Value {
   return b.div(x, b.sqrt(b.add(b.reduceSum(b.mul(x, x), [-1], true), b.scalarLike(x, 1e-12))));
 }
 

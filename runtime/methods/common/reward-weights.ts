@@ -10,11 +10,11 @@ import type { Plan } from '../../../compiler/plan.ts';
 import { rewardClassOf } from '../../../stdlib/catalogue/index.ts';
 import { rewards as rewardCatalogue } from '../../../stdlib/catalogue/rewards.ts';
 import { VplError } from '../../../diagnostics/error.ts';
+import { weightsRoot } from './weights.ts';
 
 /** The folder a reward's files are looked for in: `<weights root>/rewards/<name>/`. */
 export function defaultRewardWeightsDir(reward: string, env: Readonly<Record<string, string | undefined>> = process.env, cwd = process.cwd()): string {
-  const root = env.VPLC_WEIGHTS_DIR ? path.resolve(cwd, env.VPLC_WEIGHTS_DIR) : path.join(cwd, 'checkpoints');
-  return path.join(root, 'rewards', reward);
+  return path.join(weightsRoot(env, cwd), 'rewards', reward);
 }
 
 /** The learned rewards of a plan's objective (none for analytic-only mixes). */

@@ -71,14 +71,18 @@ export interface RunWeightsOptions {
  * (`model_index.json`: ModelScope). When none is there, the first (what the message names).
  */
 export function defaultWeightsPath(model: string, env: Readonly<Record<string, string | undefined>> = process.env, cwd = process.cwd()): string {
-  const root = env.VPLC_WEIGHTS_DIR ? path.resolve(cwd, env.VPLC_WEIGHTS_DIR) : path.join(cwd, 'checkpoints');
-  const dir = path.join(root, model);
+  const dir = path.join(weightsRoot(env, cwd), model);
   for (const file of DEFAULT_WEIGHT_FILES) if (fs.existsSync(path.join(dir, file))) return path.join(dir, file);
   if (fs.existsSync(path.join(dir, 'model_index.json'))) return dir;
   return path.join(dir, DEFAULT_WEIGHT_FILES[0]);
 }
 
 const DEFAULT_WEIGHT_FILES = ['model.ckpt', 'model.safetensors'] as const;
+
+/** Where downloaded weights live by default: $VPLC_WEIGHTS_DIR, else `checkpoints/` in the current folder. */
+export function weightsRoot(env: Readonly<Record<string, string | undefined>> = process.env, cwd = process.cwd()): string {
+  return env.VPLC_WEIGHTS_DIR ? path.resolve(cwd, env.VPLC_WEIGHTS_DIR) : path.join(cwd, 'checkpoints');
+}
 
 /** The model family's builders, or VPL7132 for a family vplc does not build yet. */
 export function modelBuildFor(plan: Plan, command: string): ModelBuild {

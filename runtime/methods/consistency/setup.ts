@@ -18,6 +18,7 @@ import { type ConsistencyLoweredProgram, LoweringError, lowerConsistency } from 
 import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts';
 import type { ModelBuild } from '../../../stdlib/models/registry.ts';
 import type { WeightSource } from '../../../stdlib/nn/parameters.ts';
+import { RewardMixError } from '../../../stdlib/rewards/mix.ts';
 import { VplError } from '../../../diagnostics/error.ts';
 import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
@@ -78,7 +79,7 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   try {
     lowered = lowerConsistency(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}) });
   } catch (error) {
-    if (error instanceof LoweringError || (error instanceof Error && /^reward '/.test(error.message))) {
+    if (error instanceof LoweringError || error instanceof RewardMixError) {
       throw new VplError('VPL7132', `${command} cannot compile this pipeline: ${error.message}`, { file: plan.file, help: 'change the pipeline as the message says' });
     }
     throw error;

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { frozenWeightDtype, LoweringError, type LoweredProgram, lowerReward } from '../../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts';
 import type { ModelBuild } from '../../../stdlib/models/registry.ts';
+import { RewardMixError } from '../../../stdlib/rewards/mix.ts';
 import { VplError } from '../../../diagnostics/error.ts';
 import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
@@ -72,7 +73,7 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   try {
     lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
   } catch (error) {
-    if (error instanceof LoweringError || (error instanceof Error && /^reward '/.test(error.message))) {
+    if (error instanceof LoweringError || error instanceof RewardMixError) {
       const span = loweringSpan(plan, error.message);
       throw new VplError('VPL7132', `${command} cannot compile this pipeline: ${error.message}`, {
         file: span ? `${span.file}:${span.line}:${span.column}` : plan.file,

@@ -68,6 +68,15 @@ export const openClipHConfig: ClipConfig = {
   checkpointPrefix: 'cond_stage_model.model.',
 };
 
+/** OpenAI CLIP ViT-L/14 (the aesthetic predictor's encoder): 1024 wide, 24 layers, 16 heads, quick_gelu, 768-d embedding. */
+export const clipL14Config: ClipConfig = {
+  name: 'clip_vit_l_14',
+  embedDim: 768,
+  text: { vocabSize: 49408, contextLength: 77, width: 768, layers: 12, heads: 12, mlpRatio: 4, activation: 'quick_gelu', contextLayer: 'last', eotToken: 49407 },
+  vision: { imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, mlpRatio: 4, activation: 'quick_gelu' },
+  checkpointPrefix: '',
+};
+
 /**
  * ModelScope T2V's text encoder as its diffusers folder holds it (text_encoder/, transformers'
  * CLIPTextModel): OpenCLIP ViT-H/14 with the last of its 24 layers dropped, as diffusers
