@@ -31,7 +31,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { dtypes, type DType, type TypedArray } from '../tensor/ir/dtype.ts';
 import { compileCached } from '../tensor/program/cache.ts';
-import { planEmission } from '../tensor/program/emit.ts';
+import { planEmission, SOURCE_LINK_PREFIX } from '../tensor/program/emit.ts';
 import type { Program, ProgramJson, TensorSpec } from '../tensor/program/program.ts';
 import { VplError } from '../diagnostics/error.ts';
 
@@ -49,7 +49,17 @@ export interface SessionOptions {
   cacheRoot?: string;
   /** In-memory Programs: initializers of at least this many bytes go to weights.bin (default 1 MiB). */
   externalThreshold?: number;
+  /**
+   * Keep frozen weights where onnxruntime maps them from disk, shared by every session (default:
+   * on when the program's external weights reach 256 MiB): no prepacked copies of constant
+   * matrices and, unless `optimization` says otherwise, level 'extended' (no NCHWc, whose
+   * reordered convolution kernels are copies).
+   */
+  mappedWeights?: boolean;
 }
+
+/** External weights from this size on are kept mapped by default (see SessionOptions.mappedWeights). */
+export const MAPPED_WEIGHTS_BYTES = 256 * 2 ** 20;
 
 /** The options passed to onnxruntime for these settings (exported for the measurement script). */
 export function ortSessionOptions(options: SessionOptions = {}): ort.InferenceSession.SessionOptions {
@@ -59,9 +69,10 @@ export function ortSessionOptions(options: SessionOptions = {}): ort.InferenceSe
     intraOpNumThreads: options.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: options.optimization ?? 'all',
+    graphOptimizationLevel: options.optimization ?? (options.mappedWeights ? 'extended' : 'all'),
     enableCpuMemArena: arena,
     enableMemPattern: arena,
+    ...(options.mappedWeights ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
 }
 
@@ -213,6 +224,8 @@ export class ProgramSessions {
     readonly json: ProgramJson,
     readonly graphs: ReadonlyMap<string, GraphSession>,
     readonly device: Device,
+    /** Whether the sessions keep the frozen weights mapped from disk (SessionOptions.mappedWeights). */
+    readonly mappedWeights = false,
   ) {}
 
   graph(name: string): GraphSession {
@@ -262,6 +275,15 @@ function requireDevice(options: SessionOptions): Device {
   return device;
 }
 
+/** Bytes of the weights a program folder's models point to: weights.bin and the linked checkpoints. */
+function externalWeightBytes(dir: string, json: ProgramJson): number {
+  let bytes = json.externalData?.bytes ?? 0;
+  for (const entry of fs.readdirSync(dir)) {
+    if (entry.startsWith(SOURCE_LINK_PREFIX)) bytes += fs.statSync(path.join(dir, entry)).size;
+  }
+  return bytes;
+}
+
 /** Loads every graph of an emitted program folder (sessions from the model paths, so external data resolves). */
 export async function loadProgramDir(dir: string, options: SessionOptions = {}): Promise<ProgramSessions> {
   const device = requireDevice(options);
@@ -286,6 +308,7 @@ export async function loadProgramDir(dir: string, options: SessionOptions = {}):
       help: 'compile the pipeline again (the folder was copied without its weights?)',
     });
   }
+  const mappedWeights = options.mappedWeights ?? externalWeightBytes(dir, json) >= MAPPED_WEIGHTS_BYTES;
   const graphs = new Map<string, GraphSession>();
   try {
     for (const [name, entry] of Object.entries(json.graphs)) {
@@ -293,13 +316,13 @@ export async function loadProgramDir(dir: string, options: SessionOptions = {}):
       if (!fs.existsSync(file)) {
         throw new VplError('VPL7101', `graph '${name}' is missing: ${entry.file} is not in the program folder`, { file: dir, help: 'compile the pipeline again' });
       }
-      graphs.set(name, new GraphSession(name, entry.inputs, entry.outputs, await createSession(name, file, { ...options, device }, file)));
+      graphs.set(name, new GraphSession(name, entry.inputs, entry.outputs, await createSession(name, file, { ...options, device, mappedWeights }, file)));
     }
   } catch (error) {
     for (const g of graphs.values()) await g.release();
     throw error;
   }
-  return new ProgramSessions(json, graphs, device);
+  return new ProgramSessions(json, graphs, device, mappedWeights);
 }
 
 /**

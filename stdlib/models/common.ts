@@ -3,7 +3,7 @@
 import type { Value } from '../../tensor/ir/graph.ts';
 import { formatShape } from '../../tensor/ir/graph.ts';
 import { ShapeError } from '../../tensor/ir/ops.ts';
-import { fans, init, type Init, type NN, parameter } from '../nn/index.ts';
+import { fans, init, type Init, type NN, parameter, timesTransposed } from '../nn/index.ts';
 
 /** [B, C, T, H, W] -> [(B T), C, H, W] (einops 'b c t h w -> (b t) c h w'). */
 export function framesFirst(nn: NN, x: Value): Value {
@@ -52,12 +52,10 @@ export function pointwise(nn: NN, name: string, x: Value, options: PointwiseOpti
       dtype: x.dtype,
     });
     const matrix = shape.length === 2 ? weight : b.reshape(weight, [options.out, features]);
-    let y = b.matmul(x, b.transpose(matrix, [1, 0]));
-    if (options.bias ?? true) {
-      const bias = parameter(nn, 'bias', [options.out], { init: options.zeroInit ? init.zeros() : init.fanInUniform(fans(shape).fanIn), dtype: x.dtype });
-      y = b.add(y, bias);
-    }
-    return y;
+    const bias = (options.bias ?? true)
+      ? parameter(nn, 'bias', [options.out], { init: options.zeroInit ? init.zeros() : init.fanInUniform(fans(shape).fanIn), dtype: x.dtype })
+      : undefined;
+    return timesTransposed(b, x, matrix, bias);
   });
 }
 

@@ -5,7 +5,7 @@ export { conv, conv1d, conv2d, conv3d, type ConvLayerOptions } from './conv.ts';
 export { dropout, type DropoutOptions } from './dropout.ts';
 export { embedding, type EmbeddingOptions, sinusoidalTimestepEmbedding, type TimestepEmbeddingOptions } from './embedding.ts';
 export { feedForward, type FeedForwardOptions } from './feedforward.ts';
-export { linear, type LinearOptions } from './linear.ts';
+export { linear, type LinearOptions, timesTransposed } from './linear.ts';
 export { groupNorm, type GroupNormOptions, layerNorm, type LayerNormOptions } from './normalization.ts';
 export * from './parameters.ts';
 export { Rng, hashString } from './random.ts';

@@ -1,4 +1,5 @@
 // linear: y = x W^T + b with W [out, in] like torch.nn.Linear (checkpoint keys weight, bias).
+import type { Builder } from '../../tensor/ir/builder.ts';
 import { formatShape, type Value } from '../../tensor/ir/graph.ts';
 import { ShapeError } from '../../tensor/ir/ops.ts';
 import { init, type Init, type NN, parameter } from './parameters.ts';
@@ -21,6 +22,24 @@ export interface LinearOptions {
  */
 export type LinearHook = (nn: NN, x: Value, y: Value, layer: { path: string; in: number; out: number }) => Value;
 
+/**
+ * x [..., in] times W^T for a weight W [out, in] (plus bias [out]) as one Gemm(transB = 1) over
+ * the rows of x. Not MatMul(x, Transpose(W)): onnxruntime folds a transpose of a constant weight
+ * into a private copy of it (two in a training graph, whose input gradient transposes it back),
+ * so a checkpoint mapped from disk would be held again in memory by every session. Gemm reads W
+ * in place, forward and backward (dx = dy W).
+ */
+export function timesTransposed(b: Builder, x: Value, weight: Value, bias?: Value): Value {
+  const [out, features] = weight.shape;
+  if (weight.rank !== 2 || x.shape[x.rank - 1] !== features) {
+    throw new ShapeError(`in ${b.scope}: x ${formatShape(x.shape)} times the transpose of ${formatShape(weight.shape)}: the last axes differ`);
+  }
+  const lead = x.shape.slice(0, -1);
+  const rows = x.rank === 2 ? x : b.reshape(x, [lead.reduce((m, d) => m * d, 1), features]);
+  const y = b.gemm(rows, weight, bias, { transB: true });
+  return x.rank === 2 ? y : b.reshape(y, [...lead, out]);
+}
+
 /** x [..., in] -> [..., out]; parameters `<scope>.<name>.weight` and `.bias`. */
 export function linear(nn: NN, name: string, x: Value, options: LinearOptions): Value {
   const { b } = nn;
@@ -34,12 +53,11 @@ export function linear(nn: NN, name: string, x: Value, options: LinearOptions): 
       dtype: x.dtype,
       trainable: options.trainable,
     });
-    let y = b.matmul(x.rank === 1 ? b.unsqueeze(x, [0]) : x, b.transpose(weight, [1, 0]));
+    const bias = (options.bias ?? true)
+      ? parameter(nn, 'bias', [options.out], { init: options.biasInit ?? init.fanInUniform(features), dtype: x.dtype, trainable: options.trainable })
+      : undefined;
+    let y = timesTransposed(b, x.rank === 1 ? b.unsqueeze(x, [0]) : x, weight, bias);
     if (x.rank === 1) y = b.squeeze(y, [0]);
-    if (options.bias ?? true) {
-      const bias = parameter(nn, 'bias', [options.out], { init: options.biasInit ?? init.fanInUniform(features), dtype: x.dtype, trainable: options.trainable });
-      y = b.add(y, bias);
-    }
     const hook = (nn as NN & { linearHook?: LinearHook }).linearHook;
     return hook ? hook(nn, x, y, { path: b.scope, in: features, out: options.out }) : y;
   });

@@ -25,6 +25,8 @@ import type { Program, ProgramJson, TensorSpec } from './program.ts';
 
 export const VPLC_VERSION = '0.1.0';
 export const EXTERNAL_DATA_FILE = 'weights.bin';
+/** Hard links to source checkpoints in a program folder are named `source-<n><ext>`. */
+export const SOURCE_LINK_PREFIX = 'source-';
 const ALIGN = 64;
 
 export interface EmitProgramOptions {
@@ -79,6 +81,36 @@ function byteLength(v: Value): number {
   return v.size * dtypes[v.dtype].bytes;
 }
 
+/**
+ * A Reshape of a weight (a 1x1 conv kernel used as a matrix, a norm's scale as [C, 1, 1]) is
+ * emitted as a second initializer over the same bytes: onnxruntime would fold the Reshape into a
+ * private copy of the weight, and a weight mapped from a checkpoint must stay mapped. Only the
+ * emitted model changes; the IR graph keeps its nodes.
+ */
+export function reshapedWeightsAsViews(graph: Graph): { nodes: Graph['nodes']; initializers: Map<Value, Initializer> } {
+  const initializers = new Map(graph.initializers);
+  const reshaped = new Set<Value>();
+  const nodes = graph.nodes.filter((node) => {
+    const weight = node.op === 'Reshape' && node.inputs.length === 1 ? node.inputs[0]! : undefined;
+    const source = weight && initializers.get(weight);
+    if (!source || graph.outputs.includes(node.outputs[0]!)) return true;
+    initializers.set(node.outputs[0]!, source);
+    reshaped.add(weight);
+    return false;
+  });
+  // a weight only ever used reshaped is not emitted (onnxruntime warns about unused initializers)
+  const used = new Set<Value>(graph.outputs);
+  const visit = (list: Graph['nodes']) => {
+    for (const node of list) {
+      for (const v of node.inputs) if (v) used.add(v);
+      for (const a of Object.values(node.attributes)) if (a instanceof Graph) visit(a.nodes);
+    }
+  };
+  visit(nodes);
+  for (const weight of reshaped) if (!used.has(weight)) initializers.delete(weight);
+  return { nodes, initializers };
+}
+
 export function planEmission(program: Program, options: EmitProgramOptions = {}): EmissionPlan {
   const threshold = options.externalThreshold ?? 1 << 20;
   // A weight used by several graphs is one Value per graph: stored once, keyed by where its
@@ -96,7 +128,7 @@ export function planEmission(program: Program, options: EmitProgramOptions = {})
   const links = new Map<string, SourceLink>(); // source file -> its link
   const linkOf = (file: string): SourceLink => {
     let link = links.get(file);
-    if (!link) links.set(file, (link = { link: `source-${links.size}${path.extname(file)}`, file: path.resolve(file) }));
+    if (!link) links.set(file, (link = { link: `${SOURCE_LINK_PREFIX}${links.size}${path.extname(file)}`, file: path.resolve(file) }));
     return link;
   };
   let offset = 0;
@@ -107,9 +139,10 @@ export function planEmission(program: Program, options: EmitProgramOptions = {})
     const view = new Graph(graph.name); // same nodes and values, initializers re-pointed
     view.inputs.push(...graph.inputs);
     view.outputs.push(...graph.outputs);
-    view.nodes = graph.nodes;
+    const { nodes, initializers } = reshapedWeightsAsViews(graph);
+    view.nodes = nodes;
     let external = 0;
-    for (const [value, init] of graph.initializers) {
+    for (const [value, init] of initializers) {
       if (byteLength(value) < threshold && !init.lazy) {
         // small weights from a checkpoint are read in: the model must not point outside its directory
         view.initializers.set(value, init.data ? init : { data: readSmallExternal(value, init) });

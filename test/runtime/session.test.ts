@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitProgram } from '../../tensor/program/emit.ts';
 import { VplError } from '../../diagnostics/error.ts';
-import { cudaAvailability, cudaInstallHelp, loadProgram, loadProgramDir, ortSessionOptions } from '../../runtime/session.ts';
+import { cudaAvailability, cudaInstallHelp, loadProgram, loadProgramDir, MAPPED_WEIGHTS_BYTES, ortSessionOptions } from '../../runtime/session.ts';
 import { seeded, smallProgram } from '../tensor/program/fixtures.ts';
 import { BATCH, IN, OUT, toyProgram } from './train/toy.ts';
 
@@ -98,6 +98,27 @@ describe('program sessions', () => {
     expect(o).toMatchObject({ intraOpNumThreads: os.availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all', enableCpuMemArena: true, enableMemPattern: true });
     expect(o.executionProviders).toEqual(['cpu']);
     expect(ortSessionOptions({ device: 'cuda' }).executionProviders).toEqual([{ name: 'cuda' }, 'cpu']);
+  });
+
+  it('keeps weights mapped from disk where they are: no prepacked copies, no NCHWc reordering, unless the level is asked for', () => {
+    expect(ortSessionOptions({ mappedWeights: true })).toMatchObject({ graphOptimizationLevel: 'extended', extra: { session: { disable_prepacking: '1' } } });
+    expect(ortSessionOptions({ mappedWeights: true, optimization: 'all' }).graphOptimizationLevel).toBe('all');
+    expect(ortSessionOptions().extra).toBeUndefined();
+  });
+
+  it('maps the weights of a program folder that points into a large checkpoint, and not those of a small one', async () => {
+    const dir = path.join(tmp, 'mapped');
+    emitProgram(smallProgram(path.join(tmp, 'src-mapped')), dir, { externalThreshold: 8 * 1024 });
+    const small = await loadProgramDir(dir);
+    await small.release();
+    expect(small.mappedWeights).toBe(false);
+    // a (sparse) linked checkpoint beside the models counts, as the runtime's cache links one
+    const checkpoint = path.join(dir, 'source-0.ckpt');
+    fs.writeFileSync(checkpoint, '');
+    fs.truncateSync(checkpoint, MAPPED_WEIGHTS_BYTES);
+    const large = await loadProgramDir(dir);
+    await large.release();
+    expect(large.mappedWeights).toBe(true);
   });
 
   it('--device cuda without the CUDA provider: a VplError that says so and how to install it', async () => {

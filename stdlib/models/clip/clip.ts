@@ -9,7 +9,7 @@
 import type { Value } from '../../../tensor/ir/graph.ts';
 import { formatShape } from '../../../tensor/ir/graph.ts';
 import { ShapeError } from '../../../tensor/ir/ops.ts';
-import { conv2d, embedding, gelu, init, layerNorm, linear, type NN, parameter } from '../../nn/index.ts';
+import { conv2d, embedding, gelu, init, layerNorm, linear, type NN, parameter, timesTransposed } from '../../nn/index.ts';
 import type { ClipConfig } from './config.ts';
 
 interface BlockSpec {
@@ -123,7 +123,7 @@ function multiheadAttention(nn: NN, name: string, x: Value, heads: number, mask:
     const dimHead = width / heads;
     const weight = parameter(nn, 'in_proj_weight', [3 * width, width], { init: init.xavierUniform(), dtype: x.dtype });
     const bias = parameter(nn, 'in_proj_bias', [3 * width], { init: init.zeros(), dtype: x.dtype });
-    const qkv = b.add(b.matmul(x, b.transpose(weight, [1, 0])), bias);
+    const qkv = timesTransposed(b, x, weight, bias);
     const [q, k, v] = b.split(qkv, 2, [width, width, width]);
     const split = (t: Value, perm: number[]) => b.transpose(b.reshape(t, [batch, length, heads, dimHead]), perm);
     const qh = split(b.mul(q, b.scalarLike(q, 1 / Math.sqrt(dimHead))), [0, 2, 1, 3]);

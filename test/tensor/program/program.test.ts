@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileCached } from '../../../tensor/program/cache.ts';
-import { emitProgram } from '../../../tensor/program/emit.ts';
+import { evaluate } from '../../../tensor/emit/evaluate.ts';
+import { Builder } from '../../../tensor/ir/builder.ts';
+import { Graph } from '../../../tensor/ir/graph.ts';
+import { emitProgram, reshapedWeightsAsViews } from '../../../tensor/program/emit.ts';
 import { smallProgram, seeded } from './fixtures.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vplc-program-'));
@@ -55,5 +58,43 @@ describe('program emission', () => {
     expect(changed.hit).toBe(false);
     expect(changed.hash).not.toBe(first.hash);
     expect(fs.readdirSync(root).filter((d) => d.startsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('weights that are only reshaped', () => {
+  /** A 1x1 conv kernel [8, 4, 1, 1] used only as an [8, 4] matrix, and a norm scale used both reshaped and as it is. */
+  function graphWithReshapedWeights() {
+    const graph = new Graph('g');
+    const b = new Builder(graph);
+    const x = b.input('x', [3, 4]);
+    const kernel = b.constant(seeded(32, 1), [8, 4, 1, 1], 'float32', 'proj.weight');
+    const scale = b.constant(seeded(4, 2), [4], 'float32', 'norm.weight');
+    const y = b.gemm(b.mul(x, b.reshape(scale, [1, 4])), b.reshape(kernel, [8, 4]), undefined, { transB: true });
+    graph.outputs.push(b.add(b.reduceSum(y, [1], false), b.reduceSum(b.mul(x, scale), [1], false)));
+    return { graph, kernel, scale };
+  }
+
+  it('become initializers over the same bytes: no Reshape of a weight reaches onnxruntime, and a weight used only reshaped is not emitted', () => {
+    const { graph, kernel, scale } = graphWithReshapedWeights();
+    const { nodes, initializers } = reshapedWeightsAsViews(graph);
+    expect(nodes.filter((n) => n.op === 'Reshape')).toEqual([]);
+    const views = [...initializers].filter(([v]) => v.producer?.op === 'Reshape');
+    expect(views.map(([v]) => v.shape)).toEqual([[1, 4], [8, 4]]);
+    expect(views.map(([, init]) => init)).toEqual([graph.initializers.get(scale), graph.initializers.get(kernel)]);
+    expect(initializers.has(kernel)).toBe(false); // only ever used reshaped
+    expect(initializers.has(scale)).toBe(true); // also used as it is
+    expect(graph.nodes.filter((n) => n.op === 'Reshape').length).toBe(2); // the IR graph keeps its nodes
+  });
+
+  it('compute the same in onnxruntime as the graph with its Reshapes', async () => {
+    const { graph } = graphWithReshapedWeights();
+    const x = seeded(12, 3);
+    const expected = (await evaluate(graph, { x }))[graph.outputs[0]!.name]!;
+    const dir = path.join(tmp, 'views');
+    const json = emitProgram({ name: 'views', graphs: { g: graph }, schedule: [], weights: [] }, dir);
+    const session = await ort.InferenceSession.create(path.join(dir, json.graphs.g.file));
+    const got = (await session.run({ x: new ort.Tensor('float32', x, [3, 4]) }))[graph.outputs[0]!.name]!.data as Float32Array;
+    await session.release();
+    expect([...got]).toEqual([...expected]);
   });
 });
