@@ -7,18 +7,17 @@
 //     L2-normalised ViT-L/14 image embedding
 // Each network's parameters live under `reward.<name>.` in the store. What these graphs do not
 // do yet (the reward networks' own issue): their checkpoints are not loaded (a run without them
-// stops before lowering), the exact preprocessing of each reference (PickScore's short-side
-// resize + centre crop, bicubic) is approximated by a square bilinear resize, and the text
-// embedding is the one the lowering passes in (the conditioning text tower's), not each
-// reward's own text tower. So today they are right in shape, size and cost — what
+// stops before lowering), and the text embedding is the one the lowering passes in (the
+// conditioning text tower's), not each reward's own text tower. So today they are right in
+// shape, size, cost and preprocessing (./preprocess.ts, each reference's own steps) — what
 // `vplc compile`/`explain --graph` report for a full-size pipeline — not in value.
 import { Builder } from '../../tensor/ir/builder.ts';
 import type { Value } from '../../tensor/ir/graph.ts';
 import { buildClipImageEncoder, type ClipConfig, clipL14Config, openClipHConfig } from '../models/clip/index.ts';
 import { init, linear, type NN, parameter } from '../nn/index.ts';
 import type { RewardBuilder } from './mix.ts';
-import { clipPreprocess, l2normalize } from './tiny.ts';
-
+import { REWARD_PREPROCESS, referencePreprocess } from './preprocess.ts';
+import { l2normalize } from './tiny.ts';
 
 /** Hidden widths of the LAION aesthetic MLP after the 768-d embedding. */
 const AESTHETIC_MLP = [1024, 128, 64, 16, 1] as const;
@@ -36,11 +35,13 @@ function textPerFrame(b: Builder, text: Value, framesPerVideo: number): Value {
  */
 export function clipScoreBuilders(nn: NN): Record<string, RewardBuilder> {
   const rooted = (bb: Builder): NN => ({ ...nn, b: new Builder(bb.graph) });
-  const imageEmbedding = (bb: Builder, name: string, config: ClipConfig, frames: Value): Value => {
+  const imageEmbedding = (bb: Builder, name: 'pickscore' | 'hps' | 'aesthetic', config: ClipConfig, frames: Value): Value => {
     const root = rooted(bb);
-    return root.b.within(`reward.${name}`, () => l2normalize(root.b, buildClipImageEncoder(root, config, clipPreprocess(root.b, frames, config.vision.imageSize)).pooled));
+    const spec = REWARD_PREPROCESS[name];
+    if (spec.size !== config.vision.imageSize) throw new Error(`${name}: preprocessing makes ${spec.size}x${spec.size} images, the image tower takes ${config.vision.imageSize}`);
+    return root.b.within(`reward.${name}`, () => l2normalize(root.b, buildClipImageEncoder(root, config, referencePreprocess(root.b, frames, spec)).pooled));
   };
-  const similarity = (bb: Builder, name: string, frames: Value, framesPerVideo: number, text: Value | undefined): Value => {
+  const similarity = (bb: Builder, name: 'pickscore' | 'hps', frames: Value, framesPerVideo: number, text: Value | undefined): Value => {
     if (!text) throw new Error(`${name} needs the prompt's text embedding (train_step input text_embed)`);
     const image = imageEmbedding(bb, name, openClipHConfig, frames);
     const t = l2normalize(bb, bb.cast(text, image.dtype));
