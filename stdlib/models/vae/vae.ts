@@ -69,10 +69,41 @@ export function decodeVideo(nn: NN, config: VaeConfig, latents: Value, options: 
   return framesBack(nn, buildVaeDecoder(nn, config, framesFirst(nn, latents), options), latents.shape[0]);
 }
 
-/** Encode a video [B, 3, T, H, W] frame by frame -> mean and log-variance [B, C, T, h, w]. */
-export function encodeVideo(nn: NN, config: VaeConfig, video: Value): { mean: Value; logvar: Value } {
-  const { mean, logvar } = buildVaeEncoder(nn, config, framesFirst(nn, video));
-  return { mean: framesBack(nn, mean, video.shape[0]), logvar: framesBack(nn, logvar, video.shape[0]) };
+/**
+ * Full-resolution pixels the VAE works on in one call: two 320x512 frames. Validation decodes
+ * (and T2V-Turbo encodes) every frame of a batch, and the full-resolution activations of all of
+ * them at once would outweigh the training step; in chunks, onnxruntime reuses one chunk's
+ * buffers for the next. Small videos (the tiny world) still go in one call.
+ */
+export const VAE_CHUNK_PIXELS = 2 * 320 * 512;
+
+/**
+ * `run` over frames [N, ...] a chunk of frames at a time (the same weights: parameters are
+ * looked up by name), each output concatenated along the frames in order.
+ */
+export function inFrameChunks(nn: NN, frames: Value, pixelsPerFrame: number, chunkPixels: number, run: (chunk: Value) => Value[]): Value[] {
+  const count = frames.shape[0];
+  const chunk = Math.max(1, Math.floor(chunkPixels / pixelsPerFrame));
+  if (chunk >= count) return run(frames);
+  const parts: Value[][] = [];
+  for (let start = 0; start < count; start += chunk) parts.push(run(nn.b.slice(frames, 0, start, Math.min(count, start + chunk))));
+  return parts[0]!.map((_, i) => nn.b.concat(parts.map((p) => p[i]!), 0));
+}
+
+/** latents [N, C, h, w] -> images [N, 3, H, W], at most `chunkPixels` output pixels per decoder call. */
+export function decodeFramesInChunks(nn: NN, config: VaeConfig, latents: Value, options: VaeDecodeOptions & { chunkPixels?: number } = {}): Value {
+  const pixels = latents.shape[2]! * latents.shape[3]! * vaeSpatialStride(config) ** 2;
+  return inFrameChunks(nn, latents, pixels, options.chunkPixels ?? VAE_CHUNK_PIXELS, (chunk) => [buildVaeDecoder(nn, config, chunk, options)])[0]!;
+}
+
+/** Encode a video [B, 3, T, H, W] frame by frame (in chunks of frames) -> mean and log-variance [B, C, T, h, w]. */
+export function encodeVideo(nn: NN, config: VaeConfig, video: Value, options: { chunkPixels?: number } = {}): { mean: Value; logvar: Value } {
+  const frames = framesFirst(nn, video);
+  const [mean, logvar] = inFrameChunks(nn, frames, frames.shape[2]! * frames.shape[3]!, options.chunkPixels ?? VAE_CHUNK_PIXELS, (chunk) => {
+    const r = buildVaeEncoder(nn, config, chunk);
+    return [r.mean, r.logvar];
+  });
+  return { mean: framesBack(nn, mean!, video.shape[0]), logvar: framesBack(nn, logvar!, video.shape[0]) };
 }
 
 function middle(nn: NN, config: VaeConfig, h: Value): Value {

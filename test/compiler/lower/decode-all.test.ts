@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
 import { loweringBasis } from '../../../compiler/lower/contract.ts';
-import { buildDecodeAllGraph, DECODE_CHUNK_PIXELS } from '../../../compiler/lower/decode-all.ts';
+import { buildDecodeAllGraph } from '../../../compiler/lower/decode-all.ts';
+import { VAE_CHUNK_PIXELS } from '../../../stdlib/models/vae/index.ts';
 import { evaluate } from '../../../tensor/emit/evaluate.ts';
 import type { Graph } from '../../../tensor/ir/graph.ts';
 import { Rng } from '../../../stdlib/nn/index.ts';
@@ -47,6 +48,6 @@ describe('decode_all', () => {
     let worst = 0;
     for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
     expect(worst).toBeLessThan(1e-5);
-    expect(DECODE_CHUNK_PIXELS).toBe(2 * 320 * 512);
+    expect(VAE_CHUNK_PIXELS).toBe(2 * 320 * 512);
   });
 });

@@ -13,7 +13,7 @@ function rewardGraph(name: 'pickscore' | 'hps' | 'aesthetic', frames: [number, n
   const params = new ParameterStore({ seed: 1, trainable: false, lazyFrozen: true });
   const input = b.input('frames', [2, 3, ...frames]);
   const text = b.input('text', [1, 1024]);
-  const score = clipScoreBuilders({ b, params })[name]!(b, { frames: input, framesPerVideo: 2, text });
+  const score = clipScoreBuilders({ b, params })[name]!(b, { frames: input, framesPerVideo: 2, text }, {});
   return { graph, score };
 }
 
