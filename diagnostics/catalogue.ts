@@ -66,6 +66,7 @@ export const catalogue = {
   VPL4001: { severity: 'error', summary: 'A pipeline file (or a file it extends) cannot be read.' },
   VPL4002: { severity: 'error', summary: 'The `extends` chain comes back to a file already in it.' },
   VPL4003: { severity: 'error', summary: 'More than one `extends` in a file.' },
+  VPL4004: { severity: 'warning', summary: 'A learned reward\'s files are not in the folder vplc looks for them in (`vplc check` looks; `vplc run` stops with VPL7136).' },
   // ---- command line
   VPL5001: { severity: 'error', summary: 'A command-line override is not of the form `block.field=value`.' },
   VPL5002: { severity: 'error', summary: 'A command-line override names no block of the pipeline language.' },

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { checkFile } from '../../compiler/check/index.ts';
 import { hasErrors, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
+import { missingRewardFiles } from '../../runtime/methods/common/reward-weights.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';
@@ -26,6 +27,8 @@ export function registerCheck(program: Command, context: CommandContext): void {
       const results: { file: string; ok: boolean; diagnostics: unknown[] }[] = [];
       for (const file of files) {
         const result = checkFile(file, { overrides });
+        // the pipeline alone decides errors; the files on this machine only add warnings
+        if (result.plan) result.diagnostics.push(...missingRewardFiles(result.plan, { env: terminal.env, cwd: terminal.cwd }));
         all.push(...result.diagnostics);
         if (options.json) {
           results.push({

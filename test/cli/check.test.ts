@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
@@ -14,6 +14,18 @@ describe('vplc check', () => {
     const result = vplc(['check', ...pipelines]);
     expect(result.stderr).toContain(`${pipelines.length} files checked: no errors`);
     expect(result.status).toBe(0);
+  });
+
+  it("warns (VPL4004, exit 0) when a learned reward's folder is missing, naming the public files and the folder, and is quiet once it exists", () => {
+    const root = mkdtempSync(join(tmpdir(), 'vplc-check-rewards-'));
+    const missing = vplc(['check', 'pipelines/pickscore.vpl'], { env: { VPLC_WEIGHTS_DIR: root } });
+    expect(missing.status).toBe(0);
+    expect(missing.stderr).toMatch(/pickscore\.vpl:6:12 - warning VPL4004: reward 'pickscore' needs model\.safetensors .*PickScore_v1.*rewards\/pickscore does not exist/);
+    mkdirSync(join(root, 'rewards', 'pickscore'), { recursive: true });
+    const present = vplc(['check', 'pipelines/pickscore.vpl'], { env: { VPLC_WEIGHTS_DIR: root } });
+    expect(present.stderr).not.toContain('VPL4004');
+    // analytic rewards need no files
+    expect(vplc(['check', 'pipelines/pickscore.vpl', 'objective.reward=1.0 * brightness'], { env: { VPLC_WEIGHTS_DIR: root } }).stderr).not.toContain('VPL4004');
   });
 
   it('reports the four mistakes of the issue example in one run, each with place, code, caret and help', () => {

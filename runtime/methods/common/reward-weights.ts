@@ -6,7 +6,8 @@
 // (brightness, ...) need nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Plan } from '../../../compiler/plan.ts';
+import { type Plan, spanOf } from '../../../compiler/plan.ts';
+import { diagnostic, type Diagnostic } from '../../../diagnostics/diagnostic.ts';
 import { rewardClassOf } from '../../../stdlib/catalogue/index.ts';
 import { rewards as rewardCatalogue } from '../../../stdlib/catalogue/rewards.ts';
 import { VplError } from '../../../diagnostics/error.ts';
@@ -40,5 +41,23 @@ export function requireRewardWeights(plan: Plan, command: string, options: { env
   throw new VplError('VPL7136', `${command} needs the weights of the learned reward${names.length > 1 ? 's' : ''} ${names.join(', ')}:\n  ${lines.join('\n  ')}`, {
     file: plan.file,
     help: 'loading the reward networks is not built yet; train with an analytic reward meanwhile (e.g. `objective.reward=1.0 * brightness`), or run with --tiny for a smoke run on stand-in rewards',
+  });
+}
+
+/**
+ * `vplc check`'s look at the disk: a warning for each learned reward whose folder is missing,
+ * at the reward mix in the pipeline (the run itself stops with VPL7136).
+ */
+export function missingRewardFiles(plan: Plan, options: { env?: Readonly<Record<string, string | undefined>>; cwd?: string } = {}): Diagnostic[] {
+  const span = spanOf(plan, 'objective.reward');
+  if (!span) return [];
+  return learnedRewards(plan).flatMap((name) => {
+    const dir = defaultRewardWeightsDir(name, options.env, options.cwd);
+    if (fs.existsSync(dir)) return [];
+    const entry = rewardCatalogue.find((r) => r.name === name)!;
+    const files = entry.checkpoint ? `${entry.checkpoint.files.join(', ')} (from ${entry.checkpoint.source})` : 'its network weights';
+    return [diagnostic('VPL4004', span, `reward '${name}' needs ${files}, and ${dir} does not exist`, {
+      help: `put its files in ${dir} (or set VPLC_WEIGHTS_DIR to the folder holding rewards/${name}/); \`vplc run --tiny\` runs on a stand-in meanwhile`,
+    })];
   });
 }

@@ -24,7 +24,7 @@ describe('VAE in frame chunks', () => {
     const calls = (g: Graph) => g.nodes.filter((n) => n.op === 'Conv' && n.inputs[1]?.name === 'vae.encoder.conv_in.weight').length;
     expect([calls(whole), calls(chunked)]).toEqual([1, 2]);
     const rng = new Rng(9);
-    const video = Float32Array.from({ length: 2 * 3 * 3 * 16 * 16 }, () => rng.uniform(-1, 1));
+    const video = Float32Array.from({ length: 2 * 3 * 3 * 16 * 16 }, () => rng.uniformIn(-1, 1));
     const [a, c] = await Promise.all([whole, chunked].map((g) => evaluate(g, { video })));
     for (const [i, name] of whole.outputs.map((v) => v.name).entries()) {
       const x = a![name] as Float32Array;
