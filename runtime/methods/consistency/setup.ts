@@ -14,9 +14,10 @@
 // and config): it is part of every latent-cache key (latent-cache.ts).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { type ConsistencyLoweredProgram, LoweringError, lowerConsistency } from '../../../compiler/lower/index.ts';
+import { type ConsistencyLoweredProgram, frozenWeightDtype, LoweringError, lowerConsistency } from '../../../compiler/lower/index.ts';
 import { type Plan, planHash, type RewardTerm } from '../../../compiler/plan.ts';
 import type { ModelBuild } from '../../../stdlib/models/registry.ts';
+import type { Device } from '../../session.ts';
 import type { WeightSource } from '../../../stdlib/nn/parameters.ts';
 import { RewardMixError } from '../../../stdlib/rewards/mix.ts';
 import { VplError } from '../../../diagnostics/error.ts';
@@ -49,6 +50,8 @@ export interface ConsistencySetupOptions {
   cwd?: string;
   /** The networks a checkpoint loads into (tests: reduced widths). */
   build?: ModelBuild;
+  /** Where the graphs run: train.precision applies on cuda only (the CPU kernels compute in fp32). */
+  device?: Device;
 }
 
 type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
@@ -63,9 +66,14 @@ const sha = (...parts: (string | Uint8Array)[]) => {
 export async function setupConsistency(input: Plan, options: ConsistencySetupOptions = {}): Promise<ConsistencySetup> {
   const command = options.samplingOnly ? 'vplc sample' : 'vplc run';
   if (input.objective.name !== 'consistency') throw new Error(`setupConsistency: objective '${input.objective.name}' is not 'consistency'`);
-  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}) });
+  // what the graphs compute in: train.precision on a GPU, where frozen weights are stored in it too
+  const gpuPrecision = input.train.precision !== 'fp32' && options.device === 'cuda' ? input.train.precision : undefined;
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}), dtype: frozenWeightDtype(gpuPrecision) });
   const { plan, build, mode, weights, world, tokenizer } = resolved;
   const notes = [...resolved.notes];
+  if (plan.train.precision !== 'fp32' && (options.device ?? 'cpu') === 'cpu') {
+    notes.push(`precision ${plan.train.precision}: this CPU run computes in fp32 (onnxruntime's CPU kernels cast fp16 to fp32 inside, and have no bf16 MatMul); ${plan.train.precision} applies with --device cuda`);
+  }
   // the files by content: the latent cache must not serve latents of another VAE
   const fileHash = (p: string) => sha(fs.readFileSync(p));
   const identity = resolved.identity ?? (world ? Object.values(world.paths).map(fileHash).join(',') : 'tiny-random');
@@ -77,7 +85,7 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   const weightsDescription = world ? `${resolved.description}: the teacher is the trained tiny UNet` : resolved.description;
   let lowered: ConsistencyLoweredProgram;
   try {
-    lowered = lowerConsistency(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}) });
+    lowered = lowerConsistency(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
   } catch (error) {
     if (error instanceof LoweringError || error instanceof RewardMixError) {
       throw new VplError('VPL7132', `${command} cannot compile this pipeline: ${error.message}`, { file: plan.file, help: 'change the pipeline as the message says' });
