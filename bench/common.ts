@@ -23,10 +23,12 @@ export function median(xs: number[]): number {
 }
 
 /** Whether Debian's python has torch (the cross-check and PyTorch timings need it). */
-export function torchAvailable(): { ok: boolean; why: string } {
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+/** Whether Debian's python3 can import `modules` (default torch), and why not. */
+export function torchAvailable(modules: readonly string[] = ['torch']): { ok: boolean; why: string } {
+  const statement = `import ${modules.join(', ')}`;
+  const r = spawnSync(PYTHON, ['-c', statement], { encoding: 'utf8' });
   if (r.error) return { ok: false, why: `${PYTHON} cannot run (${r.error.message})` };
-  if (r.status !== 0) return { ok: false, why: `${PYTHON} -c 'import torch' failed: ${r.stderr.trim().split('\n').pop()}` };
+  if (r.status !== 0) return { ok: false, why: `${PYTHON} -c '${statement}' failed: ${r.stderr.trim().split('\n').pop()}` };
   return { ok: true, why: '' };
 }
 

@@ -27,14 +27,19 @@ export function learnedRewards(plan: Plan): string[] {
   });
 }
 
+/** The public files a learned reward's network comes from, in words (from the catalogue). */
+function rewardFiles(name: string): string {
+  const entry = rewardCatalogue.find((r) => r.name === name)!;
+  return entry.checkpoint ? `${entry.checkpoint.files.join(', ')} (from ${entry.checkpoint.source})` : 'its network weights';
+}
+
 /** Stops (VPL7136) when the plan uses a learned reward: its files are listed, and whether they are there. */
 export function requireRewardWeights(plan: Plan, command: string, options: { env?: Readonly<Record<string, string | undefined>>; cwd?: string } = {}): void {
   const names = learnedRewards(plan);
   if (names.length === 0) return;
   const lines = names.map((name) => {
-    const entry = rewardCatalogue.find((r) => r.name === name)!;
     const dir = defaultRewardWeightsDir(name, options.env, options.cwd);
-    const files = entry.checkpoint ? `${entry.checkpoint.files.join(', ')} (from ${entry.checkpoint.source})` : 'its network weights';
+    const files = rewardFiles(name);
     const state = fs.existsSync(dir) ? `${dir} exists, but vplc cannot load this network's weights yet` : `missing: ${dir} does not exist`;
     return `${name} needs ${files}; ${state}`;
   });
@@ -54,9 +59,7 @@ export function missingRewardFiles(plan: Plan, options: { env?: Readonly<Record<
   return learnedRewards(plan).flatMap((name) => {
     const dir = defaultRewardWeightsDir(name, options.env, options.cwd);
     if (fs.existsSync(dir)) return [];
-    const entry = rewardCatalogue.find((r) => r.name === name)!;
-    const files = entry.checkpoint ? `${entry.checkpoint.files.join(', ')} (from ${entry.checkpoint.source})` : 'its network weights';
-    return [diagnostic('VPL4004', span, `reward '${name}' needs ${files}, and ${dir} does not exist`, {
+    return [diagnostic('VPL4004', span, `reward '${name}' needs ${rewardFiles(name)}, and ${dir} does not exist`, {
       help: `put its files in ${dir} (or set VPLC_WEIGHTS_DIR to the folder holding rewards/${name}/); \`vplc run --tiny\` runs on a stand-in meanwhile`,
     })];
   });

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { PYTHON, torchAvailable } from '../../../bench/common.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFile } from '../../../compiler/check/index.ts';
 import { VplError } from '../../../diagnostics/error.ts';
@@ -21,8 +22,7 @@ import { modelBuild, reducedBuild } from '../../../stdlib/models/registry.ts';
 import { FIXTURE_MERGES, fillerMerges, fixtureMergesTxt, fixtureOpenClipText, fixtureVocab } from '../../helpers/clip-bpe-fixture.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PYTHON = '/usr/bin/python3';
-const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const hasTorch = torchAvailable().ok;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vplc-real-layout-'));
 const ckpt = path.join(tmp, 'videocrafter2', 'model.ckpt');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PYTHON, torchAvailable } from '../../../bench/common.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VplError } from '../../../diagnostics/error.ts';
 import { Builder } from '../../../tensor/ir/builder.ts';
@@ -259,11 +260,10 @@ describe('the strict report (tiny_vc, lightning keys as safetensors)', () => {
 // tools/checkpoints/synthetic.py writes the real layouts from manifests derived from the
 // reference code independently of the key maps: its manifests (pure Python) and, with Debian's
 // python3-torch, its files must open cleanly.
-const python = '/usr/bin/python3';
 const synthetic = fileURLToPath(new URL('../../../tools/checkpoints/synthetic.py', import.meta.url));
-const runs = (args: string[]) => spawnSync(python, [synthetic, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-const haveSynthetic = existsSync(python) && existsSync(synthetic) && runs(['--layout', 'videocrafter2-ckpt', '--size', 'reduced', '--manifest', '--components', 'schedule']).status === 0;
-const haveTorch = haveSynthetic && spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+const runs = (args: string[]) => spawnSync(PYTHON, [synthetic, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+const haveSynthetic = existsSync(PYTHON) && existsSync(synthetic) && runs(['--layout', 'videocrafter2-ckpt', '--size', 'reduced', '--manifest', '--components', 'schedule']).status === 0;
+const haveTorch = haveSynthetic && torchAvailable(['torch', 'numpy']).ok;
 
 interface ManifestRow {
   key: string;

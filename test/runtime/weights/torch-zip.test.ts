@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PYTHON, torchAvailable } from '../../../bench/common.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VplError } from '../../../diagnostics/error.ts';
 import { numberToBf16Bits, numberToF16Bits } from '../../../runtime/weights/dtype.ts';
@@ -11,15 +12,7 @@ import { openTorchCheckpoint, type TorchCheckpoint } from '../../../runtime/weig
 import { orderedDictNode, tensorNode, writePickle, type PickleNode } from './helpers/pickle-writer.ts';
 import { writeZip, type ZipFixtureEntry } from './helpers/zip-writer.ts';
 
-const python = '/usr/bin/python3';
-const hasTorch = existsSync(python) && (() => {
-  try {
-    execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTorch = torchAvailable().ok;
 
 /** Elements as a plain list, for comparisons across typed array kinds. */
 const list = (a: ArrayLike<number | bigint>): (number | bigint)[] => Array.from(a);
@@ -174,7 +167,7 @@ describe('PyTorch zip checkpoints', () => {
 
   // An independent writer: CPython's own pickler and zipfile, laying the archive out the
   // way torch.save does (fake torch modules stand in for the global names only).
-  it.skipIf(!existsSync(python))('reads an archive written by CPython pickle + zipfile', async () => {
+  it.skipIf(!existsSync(PYTHON))('reads an archive written by CPython pickle + zipfile', async () => {
     const path = join(dir, 'cpython.pt');
     const script = `
 import sys, types, pickle, zipfile, struct, collections
@@ -202,7 +195,7 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:
     z.writestr('cpython/data/0', struct.pack('<6f', 1, 2, 3, 4, 5, 6))
     z.writestr('cpython/version', '3\\n')
 `;
-    execFileSync(python, ['-c', script, path]);
+    execFileSync(PYTHON, ['-c', script, path]);
     const checkpoint = await openTorchCheckpoint(path);
     try {
       expect([...checkpoint.tensors.keys()]).toEqual(['a.weight', 'a.bias']);
@@ -229,7 +222,7 @@ torch.save(flat, folder + '/legacy.pt', _use_new_zipfile_serialization=False)
 values = {k: v.detach().float().flatten().tolist() for k, v in model.state_dict().items()}
 values.update({k: (v.detach().flatten().tolist() if k in ('i', 'flag') else v.detach().float().flatten().tolist()) for k, v in flat.items()})
 print(json.dumps({'values': values, 'shapes': {k: list(v.shape) for k, v in list(model.state_dict().items()) + list(flat.items())}}))`;
-    const expected = JSON.parse(execFileSync(python, ['-c', script, dir], { encoding: 'utf8' })) as {
+    const expected = JSON.parse(execFileSync(PYTHON, ['-c', script, dir], { encoding: 'utf8' })) as {
       values: Record<string, (number | boolean)[]>;
       shapes: Record<string, number[]>;
     };

@@ -3,9 +3,10 @@
 // graph (onnxruntime, float32) against the same steps done in torch (float64), its gradient
 // against finite differences, and the table against the reward catalogue.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PYTHON, torchAvailable } from '../../../bench/common.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rewards as rewardCatalogue, PIXEL_NORMS } from '../../../stdlib/catalogue/rewards.ts';
 import {
@@ -23,16 +24,8 @@ import { Builder } from '../../../tensor/ir/builder.ts';
 import { Graph } from '../../../tensor/ir/graph.ts';
 import { gradcheck, prng } from '../../helpers/gradcheck.ts';
 
-const python = '/usr/bin/python3';
 // Debian's python3-torch is optional (large; not a dependency): the torch comparisons need it.
-const hasTorch = existsSync(python) && (() => {
-  try {
-    execFileSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTorch = torchAvailable(['torch', 'numpy']).ok;
 
 /** PIL's bicubic (Keys, a = -0.5), written out piecewise. */
 function keys(x: number): number {
@@ -160,7 +153,7 @@ describe.skipIf(!hasTorch)('against torch 1.13 (skipped without Debian python3-t
     const casesPath = `${scriptPath}.json`;
     writeFileSync(scriptPath, script);
     writeFileSync(casesPath, JSON.stringify(cases));
-    return execFileSync(python, [scriptPath, casesPath], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    return execFileSync(PYTHON, [scriptPath, casesPath], { encoding: 'utf8', maxBuffer: 1 << 28 });
   };
 
   it('the four torch kernels (bilinear/bicubic, antialiased or not) give the same matrices to 1e-12', () => {
