@@ -86,9 +86,22 @@ export interface SolverPlan {
   eta: number;
 }
 
+/**
+ * The reward-hacking watch's fields (objective reward and consistency; compiler/lower/watch.ts,
+ * runtime/methods/common/watch.ts). The checker always fills them; they are optional because a
+ * plan saved before they existed (a checkpoint's plan.json) has none: watchSettings() reads
+ * them with the catalogue's defaults.
+ */
+export interface WatchFields {
+  /** The held-out reward (its name and parameters, every one filled), or null. */
+  watch?: ({ name: string } & Record<string, PlanScalar>) | null;
+  on_hacking?: 'warn' | 'stop';
+  diversity_drop?: number;
+}
+
 export type ObjectivePlan =
-  | { name: 'reward'; reward: RewardTerm[]; decode: DecodePlan; backprop: BackpropPlan; decode_og: boolean }
-  | {
+  | ({ name: 'reward'; reward: RewardTerm[]; decode: DecodePlan; backprop: BackpropPlan; decode_og: boolean } & WatchFields)
+  | ({
       name: 'consistency';
       teacher_solver: SolverPlan;
       guidance: GuidancePlan;
@@ -97,7 +110,7 @@ export type ObjectivePlan =
       decode: DecodePlan;
       ema: number;
       guidance_embedding: boolean;
-    }
+    } & WatchFields)
   | { name: 'denoise'; noise: NoisePlan; distance: DistancePlan };
 
 export interface OptimizerPlan {

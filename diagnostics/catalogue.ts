@@ -62,6 +62,7 @@ export const catalogue = {
   VPL3013: { severity: 'error', summary: 'Consistency distillation needs an epsilon-prediction model as its teacher.' },
   VPL3014: { severity: 'error', summary: 'The teacher solver grid runs past the training schedule (steps x skip > 1000).' },
   VPL3015: { severity: 'error', summary: 'EDM noise levels need an EDM model (svd, svd_xt).' },
+  VPL3016: { severity: 'error', summary: 'The held-out reward of the reward-hacking watch (`watch`) is also a term of the reward mix.' },
   // ---- files and extends
   VPL4001: { severity: 'error', summary: 'A pipeline file (or a file it extends) cannot be read.' },
   VPL4002: { severity: 'error', summary: 'The `extends` chain comes back to a file already in it.' },
@@ -130,6 +131,7 @@ export const catalogue = {
   VPL7135: { severity: 'error', summary: 'The CLIP tokenizer files of a model are missing or cannot be used (tokenizer.json, vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz).' },
   VPL7136: { severity: 'error', summary: 'A learned reward of the pipeline needs network weights that are missing, or that vplc cannot load yet.' },
   VPL7137: { severity: 'error', summary: 'A command-line option has a value vplc cannot read (such as a memory size for `--gpu-memory`).' },
+  VPL7138: { severity: 'error', summary: 'A prompt names no class of a classifier reward (actpred: none of its Kinetics-400 labels).' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** Every code in the catalogue, retired ones included (they may still be read back from logs). */

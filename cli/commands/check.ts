@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { checkFile } from '../../compiler/check/index.ts';
 import { hasErrors, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { displayFile, renderDiagnostics } from '../../diagnostics/render.ts';
-import { missingRewardFiles } from '../../runtime/methods/common/reward-weights.ts';
+import { missingRewardFiles } from '../../runtime/methods/common/reward-networks.ts';
 import type { CommandContext } from '../main.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { colorEnabled, write } from '../terminal.ts';

@@ -5,7 +5,8 @@
 // The run folder is `output.dir` when the pipeline sets it, else runs/<pipeline name>; either
 // is relative to the CURRENT folder. Exit codes: 0 done, 1 the pipeline or the run has a
 // problem (diagnostics or a VPLxxxx error were printed), 130 stopped by Ctrl-C (a checkpoint
-// was saved: the same command resumes), 143 by SIGTERM.
+// was saved: the same command resumes), 143 by SIGTERM, 3 stopped by the reward-hacking watch
+// (objective.on_hacking = stop: likewise saved and resumable; runtime/methods/common/watch.ts).
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkFile } from '../../compiler/check/index.ts';

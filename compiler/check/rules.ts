@@ -208,6 +208,33 @@ const rules: readonly Rule[] = [
     },
   },
   {
+    name: 'the watched reward is held out and can be scored',
+    check({ plan, ok, at, report }) {
+      const o = plan.objective;
+      if (o.name === 'denoise' || !o.watch || !ok('objective.watch')) return;
+      const name = o.watch.name;
+      if (ok('objective.reward') && o.reward.some((t) => t.reward === name)) {
+        report(diagnostic('VPL3016', at('objective.watch'), `watch = ${name} is a term of the reward mix, so it is trained on and cannot show reward hacking`, {
+          help: `watch a reward the mix does not train on (the mix: ${o.reward.map((t) => t.reward).join(', ')})`,
+          related: [{ span: at('objective.reward'), message: `'${name}' is trained on here` }],
+        }));
+      }
+      // validation decodes every frame, so a video reward sees all the model makes
+      const entry = lookupComponent('reward', name);
+      const wanted = Math.max(entry?.minFrames ?? 1, Number(o.watch.frames ?? 0));
+      if (wanted > 1 && ok('model.frames') && plan.model.frames < wanted) {
+        report(diagnostic('VPL3002', at('objective.watch'), `the watched reward '${name}' needs ${wanted} frames, but the model makes only ${plan.model.frames}`, {
+          help: `raise model.frames to at least ${wanted}, or watch an image reward`,
+        }));
+      }
+      // (a text-to-video model or a text term without prompts is reported by 'prompts where text is needed')
+      const reported = plan.model.task === 't2v' || o.reward.some((t) => rewardNeedsText(t.reward));
+      if (o.name === 'reward' && rewardNeedsText(name) && !plan.prompts && ok('model') && !reported) {
+        report(diagnostic('VPL3012', at('objective.watch'), `the watched reward '${name}' scores against the prompt, but the pipeline has none`, { help: 'add prompts = animals (a stdlib prompt set) or prompts = "prompts.txt"' }));
+      }
+    },
+  },
+  {
     name: 'EDM noise for EDM models',
     check({ plan, ok, at, report }) {
       const o = plan.objective;

@@ -8,8 +8,11 @@ import { checkpointKey, type ModelBuild, modelBuild } from '../../stdlib/models/
 import type { LoraModule } from '../../stdlib/nn/lora.ts';
 import { ParameterStore, type ParameterInfo, type WeightSource } from '../../stdlib/nn/parameters.ts';
 import type { AttentionLowering } from '../../stdlib/nn/attention.ts';
+import type { RewardConfigs } from '../../stdlib/rewards/networks/index.ts';
 import type { Plan } from '../plan.ts';
+import { rewardPromptDoc } from './reward-inputs.ts';
 import { type LowPrecision, lowDtype } from './training-step.ts';
+import type { WatchInfo } from './watch.ts';
 
 export class LoweringError extends Error {
   override name = 'LoweringError';
@@ -26,6 +29,8 @@ export interface LowerOptions {
   weights?: WeightSource;
   /** Override the network configs (tests build smaller ones). */
   build?: ModelBuild;
+  /** Per learned reward, the sizes its network is built at (default the published ones; tests: reduced). */
+  rewardConfigs?: RewardConfigs;
   /**
    * No weights: the frozen networks are built from their configs with lazy weights (shapes and
    * checkpoint keys only), for `vplc compile`/`explain --graph`/`diff --graph` of a full-size
@@ -122,6 +127,8 @@ export interface LoweredProgram {
   /** Latent frames decoded per video. */
   decodedFrames: number;
   interfaces: Record<string, GraphInterface>;
+  /** What the `watch` graph measures (the reward-hacking watch, ./watch.ts), when the program has one. */
+  watch?: WatchInfo;
 }
 
 /** What every lowering starts from: the networks' configs, the parameter store and the shapes. */
@@ -136,6 +143,8 @@ export interface LoweringBasis {
   L: number;
   D: number;
   E: number;
+  /** The learned rewards' network sizes (LowerOptions.rewardConfigs). */
+  rewardConfigs: RewardConfigs;
 }
 
 /**
@@ -169,7 +178,7 @@ export function loweringBasis(plan: Plan, options: LowerOptions): LoweringBasis 
   const B = plan.train.batch;
   const D = build.text.text.width;
   if (D !== build.denoiser.contextDim) throw new LoweringError(`text encoder width ${D} does not match the denoiser's context ${build.denoiser.contextDim}`);
-  return { build, params, B, latentShape: [B, C, T, h, w], L: build.text.text.contextLength, D, E: build.text.embedDim };
+  return { build, params, B, latentShape: [B, C, T, h, w], L: build.text.text.contextLength, D, E: build.text.embedDim, rewardConfigs: options.rewardConfigs ?? {} };
 }
 
 
@@ -188,6 +197,8 @@ export function sharedDoc(name: string): string | undefined {
   if (name.includes('.lora_')) return 'state: LoRA factor (trainable)';
   if (name.startsWith('adam.') || name.startsWith('acc.')) return 'state: optimizer';
   if (name.startsWith('reward.')) return `mean reward value of ${name.slice(7)}`;
+  const prompt = rewardPromptDoc(name);
+  if (prompt) return prompt;
   if (name.startsWith('loss.') && name !== 'loss.cd') return `unweighted loss of ${name.slice(5)}`;
   return SHARED_DOCS[name];
 }

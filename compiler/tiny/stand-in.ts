@@ -40,6 +40,18 @@ export function standInRewards(terms: RewardTerm[], notes: string[]): RewardTerm
   return out;
 }
 
+/** The held-out reward of the watch with its stand-in; none when the stand-in is trained on (a term of the mix). */
+function standInWatch(watch: { name: string } & Record<string, string | number | boolean>, terms: readonly RewardTerm[], notes: string[]): ({ name: string } & Record<string, string | number | boolean>) | null {
+  const name = tinyStandInOf(watch.name) ?? watch.name;
+  if (name === watch.name) return watch;
+  if (terms.some((t) => t.reward === name)) {
+    notes.push(`watch ${watch.name} -> none (its stand-in ${name} is a term of the mix: not held out)`);
+    return null;
+  }
+  notes.push(`watch ${watch.name} -> ${name} (random-initialised stand-in of the same kind)`);
+  return { name };
+}
+
 /** How a smoke run shrinks a plan: one entry per objective. */
 export interface ShrinkRule {
   /** Frames kept at most. */
@@ -98,6 +110,7 @@ export function tinyStandIn(plan: Plan, base: ModelBuild): TinyStandIn {
   }
   if (p.train.validate && p.train.validate.prompts > rule.validationPrompts) p.train = { ...p.train, validate: { ...p.train.validate, prompts: rule.validationPrompts } };
   if (p.objective.name === 'reward' || p.objective.name === 'consistency') p.objective = { ...p.objective, reward: standInRewards(p.objective.reward, notes) };
+  if ((p.objective.name === 'reward' || p.objective.name === 'consistency') && p.objective.watch) p.objective = { ...p.objective, watch: standInWatch(p.objective.watch, p.objective.reward, notes) };
   rule.finish?.(p, frames, notes);
   // the figures the checker derived, for the small plan (plan.json of a smoke run shows them)
   const decoded = 'decode' in p.objective && p.derived.decoded_frames > 0 ? decodeCount(p.objective.decode, frames) : p.derived.decoded_frames;

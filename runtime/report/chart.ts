@@ -8,6 +8,8 @@ export interface ChartSeries {
   name: string;
   /** [step, value] pairs in step order; non-finite values leave a gap in the line. */
   points: ReadonlyArray<readonly [number, number]>;
+  /** Drawn dashed: a threshold rather than a measurement. */
+  dashed?: boolean;
 }
 
 export interface ChartOptions {
@@ -52,7 +54,7 @@ export function renderLineChart(series: readonly ChartSeries[], options: ChartOp
   const width = options.width ?? 560;
   const height = options.height ?? 280;
   const maxPoints = options.maxPoints ?? 800;
-  const drawn = series.map((s) => ({ name: s.name, points: thin(s.points, maxPoints) }));
+  const drawn = series.map((s) => ({ name: s.name, points: thin(s.points, maxPoints), dashed: s.dashed === true }));
   const finite = drawn.flatMap((s) => s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)));
   const title = escapeHtml(options.title);
   const open = `<svg class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">`;
@@ -105,7 +107,7 @@ export function renderLineChart(series: readonly ChartSeries[], options: ChartOp
         const [cx, cy] = segment[0]!.split(',');
         parts.push(`<circle cx="${cx}" cy="${cy}" r="3"/>`);
       } else if (segment.length > 1) {
-        parts.push(`<polyline fill="none" stroke-width="2" points="${segment.join(' ')}"/>`);
+        parts.push(`<polyline fill="none" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${segment.join(' ')}"/>`);
       }
     }
     parts.push('</g>');

@@ -12,6 +12,7 @@
 //                            one row per file name, one column per method folder
 //     videos/compare/summary.json  optional {method: {reward, seconds_per_video, ...}}, shown as
 //                            a table above the rows; its key order is the column order
+//     watch.json             the reward-hacking watch's warnings (runtime/methods/common/watch.ts)
 //     checkpoints/           LoRA and optimizer state (not read here)
 //     report.html            written by writeReport
 //
@@ -24,6 +25,7 @@ import * as path from 'node:path';
 import { MetricsFileError, type MetricsRecord, readMetrics } from '../metrics/jsonl.ts';
 import { type ChartSeries, renderLineChart } from './chart.ts';
 import { escapeHtml, relativeUrl } from './html.ts';
+import type { WatchFile } from '../methods/common/watch.ts';
 
 export interface ReportResult {
   /** The written report.html. */
@@ -150,6 +152,55 @@ function metricsSection(records: readonly MetricsRecord[]): string {
 <tbody>${rows.join('')}</tbody></table></section>`;
 }
 
+/** The reward-hacking watch's file (runtime/methods/common/watch.ts WATCH_FILE). */
+const WATCH_FILE = 'watch.json';
+
+/** watch.json, or undefined (absent; unreadable: a warning). */
+function readWatchFile(runDir: string, warnings: string[]): WatchFile | undefined {
+  const file = path.join(runDir, WATCH_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as WatchFile;
+    if (!Array.isArray(parsed.warnings)) throw new Error('it has no warnings list');
+    return parsed;
+  } catch (error) {
+    warnings.push(`${file}: cannot be read (${(error as Error).message}); the watch's warnings are left out`);
+    return undefined;
+  }
+}
+
+/**
+ * The reward-hacking watch: its warnings, then the validation values it compares, one chart
+ * each (their scales differ): diversity with the floor it warns below, the training reward,
+ * each term, the held-out reward.
+ */
+function watchSection(runDir: string, records: readonly MetricsRecord[], warnings: string[]): string {
+  const watch = readWatchFile(runDir, warnings);
+  const names = [...new Set(records.flatMap((r) => Object.keys(r.values)))];
+  const watched = ['val/watch.diversity', 'val/reward', ...names.filter((n) => n.startsWith('val/reward.')), ...names.filter((n) => n.startsWith('val/watch.') && n !== 'val/watch.diversity')].filter((n) => names.includes(n));
+  if (!watch && !names.some((n) => n.startsWith('val/watch.'))) return '';
+  const series = (name: string): ChartSeries => ({ name, points: records.filter((r) => name in r.values).map((r) => [r.step, r.values[name]!] as const) });
+  const charts = watched.map((name) => {
+    const drawn = [series(name)];
+    const first = drawn[0]!.points[0];
+    if (name === 'val/watch.diversity' && watch?.judgesDiversity && first) {
+      const floor = (1 - watch.diversityDrop) * first[1];
+      drawn.push({ name: `warns below (${1 - watch.diversityDrop} x first)`, points: drawn[0]!.points.map(([step]) => [step, floor] as const), dashed: true });
+    }
+    return renderLineChart(drawn, { title: name.slice(4), width: 360, height: 220 });
+  });
+  const parts = ['<section id="watch"><h2>Reward-hacking watch</h2>'];
+  if (watch) {
+    const under = watch.embedding === 'pixels' ? 'pixels (frames pooled to 8x8)' : `${watch.embedding}'s image encoder`;
+    const judged = watch.judgesDiversity ? '' : ' (logged only: too few validation prompts to warn on)';
+    parts.push(`<p class="meta">${escapeHtml(`diversity under ${under}${judged} · held-out reward: ${watch.heldOut ?? 'none'} · diversity_drop ${watch.diversityDrop} · on hacking: ${watch.onHacking} · ${watch.validations.length} validations`)}</p>`);
+    if (watch.warnings.length === 0) parts.push('<p class="empty">No warnings: no validation so far shows reward hacking.</p>');
+    else parts.push(`<ul class="watch-warnings">${watch.warnings.map((w) => `<li class="warning">${escapeHtml(w.message)}<br>what to do: ${escapeHtml(w.advice)}</li>`).join('')}</ul>`);
+  }
+  parts.push(`<div class="charts">${charts.join('')}</div></section>`);
+  return parts.join('\n');
+}
+
 const COMPARE_DIR = 'videos/compare';
 
 /** summary.json of the comparison: method -> {name: number | string}; a warning when unreadable. */
@@ -263,6 +314,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 10px; border-bottom: 1px solid #ddd; }
 h3 { font-size: 15px; margin: 14px 0 6px; } .meta { color: #555; } .empty { color: #777; font-style: italic; }
 .warning { background: #fff4e5; border-left: 4px solid #f0a020; padding: 6px 10px; }
+ul.watch-warnings { list-style: none; padding: 0; } ul.watch-warnings li { margin-bottom: 6px; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 svg.chart { background: #fff; border: 1px solid #e3e3e3; }
 svg.chart .plot { fill: #fafafa; stroke: #ccc; } svg.chart .grid { stroke: #e6e6e6; }
@@ -308,6 +360,7 @@ export function renderReport(runDir: string): { html: string; records: number; v
   const name = path.basename(path.resolve(runDir));
   // A method comparison without a metrics file is a benchmark's folder: no 'no metrics yet' note.
   const metricsPart = videos.compare && !fs.existsSync(metricsPath) ? '' : metricsSection(records);
+  const watchPart = watchSection(runDir, records, warnings);
   const meta: string[] = [];
   if (records.length > 0) {
     const first = records[0]!;
@@ -333,6 +386,7 @@ export function renderReport(runDir: string): { html: string; records: number; v
 ${tensorboardHint}
 ${warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('\n')}
 ${metricsPart}
+${watchPart}
 ${videos.html}
 <script>${SCRIPT}</script>
 </body>

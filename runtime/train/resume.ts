@@ -3,12 +3,17 @@
 // The plan hash decides: equal hashes resume. When they differ and both plans are known (the
 // checkpoint keeps a copy of the plan it was trained with, plan.json), the changed plan paths
 // are listed; changes that only say how long or how visibly to train (train.steps, the
-// validation and checkpoint schedules, output settings) keep the checkpoint valid and resume
-// with a warning; any other change is refused with the list of what changed.
+// validation and checkpoint schedules, the reward-hacking watch, output settings) keep the
+// checkpoint valid and resume with a warning; any other change is refused with the list of what
+// changed.
 import type { JsonValue } from '../checkpoint/state.ts';
 
 /** Plan paths whose change keeps a checkpoint's weights and optimizer state meaningful. */
-export const resumeSafePaths: readonly string[] = ['train.steps', 'train.validate', 'train.checkpoint', 'output'];
+export const resumeSafePaths: readonly string[] = [
+  'train.steps', 'train.validate', 'train.checkpoint', 'output',
+  // the reward-hacking watch only looks at validation (a run it stopped resumes with on_hacking = warn)
+  'objective.watch', 'objective.on_hacking', 'objective.diversity_drop',
+];
 
 export interface PlanChange {
   path: string;

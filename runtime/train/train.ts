@@ -17,7 +17,8 @@
 //     and metrics and starts over); a checkpoint of a different pipeline is refused with the
 //     list of plan values that changed (runtime/train/resume.ts);
 //   - SIGINT (Ctrl-C) / SIGTERM: the current step is finished, a checkpoint saved, and the
-//     result says exit code 130 / 143 (a second Ctrl-C quits at once without saving);
+//     result says exit code 130 / 143 (a second Ctrl-C quits at once without saving); a
+//     validation may end the run the same way (`stop`, with its own exit code);
 //   - a NaN/inf guard on the loss, every gradient and every new state tensor: the run stops
 //     with a VplError naming the step and the tensor, and no checkpoint of the bad state is
 //     written (the last good one stays the newest);
@@ -86,6 +87,14 @@ export interface ValidateContext {
   rng: RngStream;
   /** Where this validation's videos go: videos/before, videos/step-000080, videos/after. */
   videoDir: string;
+  /** The earlier validations of the run (those of the run it resumed included), oldest first. */
+  history: readonly { step: number; values: Readonly<Record<string, number>> }[];
+  /**
+   * Ends the run after this validation as an interrupt does: the checkpoint is saved and the same
+   * command resumes. The result is 'interrupted' with `exitCode`; `reason` starts the message.
+   * No effect after the last step.
+   */
+  stop(request: { reason: string; exitCode: number }): void;
 }
 
 export interface TrainBanner {
@@ -139,7 +148,7 @@ export interface TrainOptions {
 
 export interface TrainResult {
   status: 'completed' | 'interrupted';
-  /** 0 completed, 130 interrupted by SIGINT, 143 by SIGTERM. */
+  /** 0 completed, 130 interrupted by SIGINT, 143 by SIGTERM, else the code a validation stopped with. */
   exitCode: number;
   /** Optimizer steps done. */
   step: number;
@@ -285,10 +294,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     lastCheckpoint = saved.dir;
   };
 
+  let stopRequest: { reason: string; exitCode: number } | undefined;
   const runValidation = async (phase: ValidateContext['phase']): Promise<void> => {
     if (!o.validate) return;
     const videoDir = path.join(o.runDir, 'videos', phase === 'during' ? stepDirName(doneSteps) : phase);
-    const values = (await o.validate({ step: doneSteps, phase, state, rng: rng.fixed('validation'), videoDir })) ?? {};
+    const history = summary.validation.filter((v) => v.step < doneSteps);
+    const stop = (request: { reason: string; exitCode: number }) => (stopRequest ??= request);
+    const values = (await o.validate({ step: doneSteps, phase, state, rng: rng.fixed('validation'), videoDir, history, stop })) ?? {};
     if (Object.keys(values).length > 0) {
       const logged = Object.fromEntries(Object.entries(values).map(([k, v]) => [`val/${k}`, v]));
       metrics.log(doneSteps, logged);
@@ -379,11 +391,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if ((o.checkpointEvery && doneSteps % o.checkpointEvery === 0) || doneSteps === o.totalSteps) await save();
       // let signal handlers run (onnxruntime's run() blocks the event loop while it computes)
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (interrupt && doneSteps < o.totalSteps) {
+      if ((interrupt || stopRequest) && doneSteps < o.totalSteps) {
         await save();
         progress.finish();
-        say(`${interrupt.signal}: saved ${lastCheckpoint}; run the same command again to resume from step ${doneSteps}`);
-        return { status: 'interrupted', exitCode: interrupt.code, step: doneSteps, resumedFrom: start, state, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}) };
+        say(`${interrupt ? interrupt.signal : stopRequest!.reason}: saved ${lastCheckpoint}; run the same command again to resume from step ${doneSteps}`);
+        return { status: 'interrupted', exitCode: interrupt?.code ?? stopRequest!.exitCode, step: doneSteps, resumedFrom: start, state, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}) };
       }
     }
     progress.finish();

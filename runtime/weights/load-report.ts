@@ -73,6 +73,8 @@ export interface LoadReport {
   path: string;
   layout: string;
   model: string;
+  /** The components counted even when nothing of them was read (default unet, vae, clip). */
+  components?: string[];
   matched: MatchedParameter[];
   missing: MissingParameter[];
   unexpected: UnexpectedKey[];
@@ -100,7 +102,7 @@ export function isClean(report: LoadReport): boolean {
 export function componentCounts(report: LoadReport): Record<ReportComponent, ComponentCounts> {
   const out = {} as Record<ReportComponent, ComponentCounts>;
   const of = (c: ReportComponent) => (out[c] ??= { matched: 0, missing: 0, unexpected: 0, mismatched: 0, absent: 0, bytes: 0, dtypes: {} });
-  for (const c of ['unet', 'vae', 'clip'] as const) of(c);
+  for (const c of report.components ?? ['unet', 'vae', 'clip']) of(c);
   for (const m of report.matched) {
     const counts = of(m.component);
     counts.matched++;

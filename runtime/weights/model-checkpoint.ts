@@ -317,7 +317,20 @@ function nearest(key: string, wanted: readonly string[]): string | undefined {
   return bestScore <= limit ? best : undefined;
 }
 
-function match(build: ModelBuild, map: KeyMap, opened: Opened, target: string, expected: readonly ExpectedParameter[]): { report: LoadReport; resolved: Resolved[] } {
+/** How a report names what it read: the model, and which component a source key belongs to. */
+interface ReportNaming {
+  model: string;
+  componentOfKey(key: string): ReportComponent;
+  /** The components the report lists even when nothing of them was read (default unet, vae, clip). */
+  components?: readonly string[];
+}
+
+function modelNaming(build: ModelBuild, layout: LayoutName): ReportNaming {
+  const sources = componentSources[layout](build);
+  return { model: build.name, componentOfKey: (key) => componentOfKey(key, sources) };
+}
+
+function match(map: KeyMap, opened: Pick<Opened, 'label' | 'tensors'>, target: string, expected: readonly ExpectedParameter[], naming: ReportNaming): { report: LoadReport; resolved: Resolved[] } {
   const byKey = new Map<string, SourceTensor>();
   for (const t of opened.tensors) if (!byKey.has(t.key)) byKey.set(t.key, t);
   const consumed = new Set<string>();
@@ -375,7 +388,6 @@ function match(build: ModelBuild, map: KeyMap, opened: Opened, target: string, e
     resolved.push({ parameter, plan, inputs, load });
   }
 
-  const sources = componentSources[opened.layout](build);
   const wanted = missing.flatMap((m) => m.looked.flatMap((l) => l.split(' or ')));
   const ignored = new Map<string, string[]>();
   const leftovers = opened.tensors.filter((t) => !consumed.has(t.key));
@@ -388,12 +400,13 @@ function match(build: ModelBuild, map: KeyMap, opened: Opened, target: string, e
       continue;
     }
     const didYouMean = suggest ? nearest(t.key, wanted) : undefined;
-    unexpected.push({ key: t.key, component: componentOfKey(t.key, sources), file: t.file, dtype: t.dtype, shape: t.shape, ...(didYouMean ? { didYouMean } : {}) });
+    unexpected.push({ key: t.key, component: naming.componentOfKey(t.key), file: t.file, dtype: t.dtype, shape: t.shape, ...(didYouMean ? { didYouMean } : {}) });
   }
   const report: LoadReport = {
     path: target,
     layout: opened.label,
-    model: build.name,
+    model: naming.model,
+    ...(naming.components ? { components: [...naming.components] } : {}),
     matched,
     missing,
     unexpected,
@@ -428,7 +441,7 @@ export function reportForListing(model: ModelBuild, layout: LayoutName, listing:
     },
   }));
   const opened: Opened = { layout, label: layout, tensors, files: [] };
-  return match(model, keyMapFor(model, layout), opened, target, modelParameters(model, { dtype: options.dtype ?? 'float32' })).report;
+  return match(keyMapFor(model, layout), opened, target, modelParameters(model, { dtype: options.dtype ?? 'float32' }), modelNaming(model, layout)).report;
 }
 
 // ------------------------------------------------------------------ building tensors
@@ -551,6 +564,23 @@ function detect(target: string): LayoutName {
   });
 }
 
+/** The lazy WeightSource over what matched: each parameter under the key the store asks for. */
+function checkpointOf(resolved: readonly Resolved[], keyOf: (name: string) => string, description: string): WeightSource {
+  const byStoreKey = new Map<string, Resolved>(resolved.map((r) => [keyOf(r.parameter.name), r]));
+  const tensors = new Map<string, CheckpointTensor>();
+  return {
+    description,
+    get(key) {
+      const r = byStoreKey.get(key);
+      if (!r) return undefined;
+      let tensor = tensors.get(key);
+      if (!tensor) tensors.set(key, (tensor = tensorOf(r)));
+      return tensor;
+    },
+    keys: () => byStoreKey.keys(),
+  };
+}
+
 /**
  * Opens the checkpoint at `target` for `build`'s networks. Reads headers and pickles only:
  * the report is complete before any tensor data is read. The caller decides what to do with
@@ -562,22 +592,54 @@ export async function openModelCheckpoint(model: ModelBuild, target: string, opt
   try {
     const opened = layout === 'diffusers' ? await openDiffusers(target, files, options.variant) : await openLightning(target, files);
     const expected = modelParameters(model, { dtype: options.dtype ?? 'float32' });
-    const { report, resolved } = match(model, keyMapFor(model, layout), opened, target, expected);
-    const keyOf = options.keyOf ?? checkpointKey(model);
-    const byStoreKey = new Map<string, Resolved>(resolved.map((r) => [keyOf(r.parameter.name), r]));
-    const tensors = new Map<string, CheckpointTensor>();
-    const source: WeightSource = {
-      description: `${target} (${opened.label})`,
-      get(key) {
-        const r = byStoreKey.get(key);
-        if (!r) return undefined;
-        let tensor = tensors.get(key);
-        if (!tensor) tensors.set(key, (tensor = tensorOf(r)));
-        return tensor;
-      },
-      keys: () => byStoreKey.keys(),
-    };
+    const { report, resolved } = match(keyMapFor(model, layout), opened, target, expected, modelNaming(model, layout));
+    const source = checkpointOf(resolved, options.keyOf ?? checkpointKey(model), `${target} (${opened.label})`);
     return { source, report, layout: opened.label, files: opened.files, close: async () => files.close() };
+  } catch (error) {
+    files.close();
+    throw error;
+  }
+}
+
+/** One file of a key-mapped checkpoint: its keys are read as `prefix + key`. */
+export interface CheckpointPart {
+  file: string;
+  prefix: string;
+}
+
+export interface KeyMappedFilesOptions {
+  /** What the report names as the checkpoint (a folder, a file). */
+  target: string;
+  /** The layout, for messages (`transformers CLIPModel`, `open_clip state dict`). */
+  label: string;
+  /** What the report says the weights are for (`reward pickscore`). */
+  model: string;
+  parts: readonly CheckpointPart[];
+  map: KeyMap;
+  expected: readonly ExpectedParameter[];
+  /** Parameter name -> the key the ParameterStore asks the source for. */
+  keyOf: (name: string) => string;
+  /** The report's component of a source key (default: the part's prefix without its '/'). */
+  componentOfKey?: (key: string) => ReportComponent;
+  components?: readonly string[];
+}
+
+/**
+ * Opens files read through one key map for parameters listed up front: what a network that is
+ * not a model build's (a reward's image and text towers, its head) loads from. Lazy and strict
+ * like openModelCheckpoint: headers only until a tensor is asked for, unchanged tensors as
+ * external byte ranges, every problem in the report.
+ */
+export async function openKeyMappedFiles(o: KeyMappedFilesOptions): Promise<ModelCheckpoint> {
+  const files = new Files();
+  try {
+    const tensors: SourceTensor[] = [];
+    for (const part of o.parts) tensors.push(...(await fileTensors(part.file, files, part.prefix)));
+    const byPrefix = (key: string): ReportComponent => o.parts.find((p) => p.prefix !== '' && key.startsWith(p.prefix))?.prefix.replace(/\/$/, '') ?? 'other';
+    const naming: ReportNaming = { model: o.model, componentOfKey: o.componentOfKey ?? byPrefix, components: o.components ?? [] };
+    const { report, resolved } = match(o.map, { label: o.label, tensors }, o.target, o.expected, naming);
+    const source = checkpointOf(resolved, o.keyOf, `${o.target} (${o.label})`);
+    return { source, report, layout: o.label, files: o.parts.map((p) => p.file), close: async () => files.close() };
   } catch (error) {
     files.close();
     throw error;

@@ -11,7 +11,8 @@ import { buildVaeDecoder, buildVaeEncoder } from '../../stdlib/models/vae/vae.ts
 import { vaeSpatialStride } from '../../stdlib/models/vae/config.ts';
 import { ParameterStore } from '../../stdlib/nn/parameters.ts';
 
-export type ModelComponent = 'unet' | 'vae' | 'clip';
+/** The network a parameter belongs to: a model's unet, vae, clip; a reward's visual, text, head. */
+export type ModelComponent = string;
 
 export interface ExpectedParameter {
   /** The vplc name (`unet.input_blocks.1.0.in_layers.0.weight`). */
@@ -42,5 +43,5 @@ export function modelParameters(build: ModelBuild, options: { dtype?: DType } = 
     buildVaeDecoder(nn, build.vae, b.input('latents', [1, build.vae.latentChannels, 1, 1], dtype));
   });
   b.within('clip', () => buildClipTextEncoder(nn, build.text, b.input('tokens', [1, build.text.text.contextLength], 'int64')));
-  return params.list().map((p) => ({ name: p.name, shape: p.shape, dtype: p.dtype, component: p.name.slice(0, p.name.indexOf('.')) as ModelComponent }));
+  return params.list().map((p) => ({ name: p.name, shape: p.shape, dtype: p.dtype, component: p.name.slice(0, p.name.indexOf('.')) }));
 }

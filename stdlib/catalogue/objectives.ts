@@ -26,6 +26,26 @@ export const backpropForms: readonly CallForm[] = [
   { name: 'all', doc: 'Gradient through every sampler step.', args: [] },
 ];
 
+/**
+ * The reward-hacking watch of the objectives that score rewards at validation (what it does:
+ * runtime/methods/common/watch.ts). Reward hacking, a mix satisfied by what it does not mean,
+ * is reported by VADER's users (arXiv 2407.08737).
+ */
+const watchParams: readonly ParamSpec[] = [
+  {
+    name: 'watch', optional: true, type: { kind: 'component', of: 'reward' },
+    doc: 'A held-out reward, scored at every validation and never trained on (not a term of the mix): if it falls while the training reward rises, the run is hacking its reward.',
+  },
+  {
+    name: 'on_hacking', type: { kind: 'enum', values: ['warn', 'stop'] }, default: 'warn',
+    doc: 'What the watch does when a validation shows reward hacking: warn, or stop (after that validation, as an interrupted run: checkpoint saved, the same command resumes; exit code 3).',
+  },
+  {
+    name: 'diversity_drop', type: { kind: 'float' }, unit: 'fraction', default: 0.25, min: 0, max: 1,
+    doc: 'Warn when the diversity of the validation videos falls below (1 - drop) x its first value (judged with 4 or more validation prompts; 1: never).',
+  },
+];
+
 const decode: ParamSpec = { name: 'decode', doc: 'Frames decoded for image rewards: random(k), frame(i), every(n), all.', type: { kind: 'call', forms: decodeForms }, default: { mode: 'random', k: 1 } };
 
 export const objectives: readonly ObjectiveEntry[] = [
@@ -37,6 +57,7 @@ export const objectives: readonly ObjectiveEntry[] = [
       decode,
       { name: 'backprop', doc: 'Truncated backprop: last(k), random, all.', type: { kind: 'call', forms: backpropForms }, default: { mode: 'last', k: 1 } },
       { name: 'decode_og', doc: 'Stop at the cutoff and score the one-step x0 estimate (VADER on ModelScope).', type: { kind: 'bool' }, default: false },
+      ...watchParams,
     ],
   },
   {
@@ -64,6 +85,7 @@ export const objectives: readonly ObjectiveEntry[] = [
       { ...decode, doc: 'Frames decoded for image rewards.', default: { mode: 'random', k: 5 } },
       { name: 'ema', doc: 'EMA rate of a target network (0: the student is its own target).', type: { kind: 'float' }, default: 0, min: 0, max: 1 },
       { name: 'guidance_embedding', doc: 'Add a trainable, zero-initialised guidance-scale embedding to the student.', type: { kind: 'bool' }, default: true },
+      ...watchParams,
     ],
   },
   {

@@ -121,33 +121,39 @@ const tiny = { kind: 'tiny_clip' } as const;
 const analytic = { kind: 'none' } as const;
 const neg = { kind: 'neg' } as const;
 
+/** Every learned reward's folder, when not the default `<weights root>/rewards/<name>/`. */
+const filesParam = {
+  name: 'files', doc: 'Folder holding the reward network\'s files, relative to the pipeline (default: rewards/<name>/ under the weights root).',
+  type: { kind: 'string' }, default: '',
+} as const;
+
 export const rewards: readonly RewardEntry[] = [
   {
     kind: 'reward', name: 'aesthetic', doc: 'LAION aesthetic predictor on CLIP ViT-L/14 image embeddings.',
     modality: 'image', minFrames: 1, network: 'CLIP ViT-L/14 + MLP 768-1024-128-64-16-1',
     lossForm: { kind: 'abs_to_target', scale: 0.1, target: { param: 'target' } }, score: 'aesthetic score', loss: '0.1 * mean(abs(r - target))',
     preprocess: clip224,
-    checkpoint: { files: ['sac+logos+ava1-l14-linearMSE.pth', 'ViT-L-14.pt'], source: 'the MLP head of christophschuhmann/improved-aesthetic-predictor and OpenAI CLIP ViT-L/14' },
+    checkpoint: { files: ['config.json with model.safetensors (or pytorch_model.bin)', 'sac+logos+ava1-l14-linearMSE.pth'], source: 'openai/clip-vit-large-patch14 on Hugging Face and the MLP head of christophschuhmann/improved-aesthetic-predictor' },
     tinyStandIn: 'tiny_aesthetic', tinyStandInReason: 'an MLP head on CLIP image embeddings, as the tiny aesthetic head on the tiny CLIP',
-    params: [{ name: 'target', doc: 'Score the loss pulls towards.', type: { kind: 'float' }, default: 10, min: 0, max: 10 }],
+    params: [{ name: 'target', doc: 'Score the loss pulls towards.', type: { kind: 'float' }, default: 10, min: 0, max: 10 }, filesParam],
   },
   {
     kind: 'reward', name: 'hps', doc: 'Human Preference Score: CLIP ViT-H/14 fine-tuned on human preference pairs.',
     modality: 'image_text', minFrames: 1, network: 'OpenCLIP ViT-H/14',
     lossForm: { kind: 'one_minus' }, score: 'cos(image, text)', loss: 'mean(1 - cos(image, text))',
     preprocess: clip224,
-    checkpoint: { files: ['HPS_v2.1_compressed.pt (or HPS_v2_compressed.pt for version v2)', 'open_clip_pytorch_model.bin'], source: 'xswu/HPSv2 on Hugging Face (tgxs002/HPSv2) and open_clip ViT-H-14 laion2b_s32b_b79k' },
+    checkpoint: { files: ['HPS_v2.1_compressed.pt (or HPS_v2_compressed.pt for version v2)', 'bpe_simple_vocab_16e6.txt.gz'], source: 'xswu/HPSv2 on Hugging Face (tgxs002/HPSv2) and the tokenizer file of the open_clip_torch package' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'a CLIP image-text cosine, as the tiny CLIP\'s',
-    params: [{ name: 'version', doc: 'HPS release.', type: { kind: 'enum', values: ['v2', 'v2.1'] }, default: 'v2.1' }],
+    params: [{ name: 'version', doc: 'HPS release (which state dict is read).', type: { kind: 'enum', values: ['v2', 'v2.1'] }, default: 'v2.1' }, filesParam],
   },
   {
     kind: 'reward', name: 'pickscore', doc: 'PickScore_v1: CLIP ViT-H/14 preference scorer.',
     modality: 'image_text', minFrames: 1, network: 'CLIP ViT-H/14',
     lossForm: { kind: 'abs_one_minus_scaled', divisor: 100 }, score: 'logit_scale * cos', loss: 'mean(abs(1 - score / 100)), score = logit_scale * cos',
     preprocess: { kind: 'clip', size: 224, resize: 'short_side_centre_crop', interpolation: 'bicubic' },
-    checkpoint: { files: ['model.safetensors (or pytorch_model.bin) with config.json', 'preprocessor_config.json'], source: 'yuvalkirstain/PickScore_v1 and the processor of laion/CLIP-ViT-H-14-laion2B-s32B-b79K on Hugging Face' },
+    checkpoint: { files: ['model.safetensors (or pytorch_model.bin) with config.json', 'tokenizer.json (or vocab.json + merges.txt) with tokenizer_config.json'], source: 'yuvalkirstain/PickScore_v1 and the processor of laion/CLIP-ViT-H-14-laion2B-s32B-b79K on Hugging Face' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'a CLIP image-text similarity, as the tiny CLIP\'s cosine',
-    params: [],
+    params: [filesParam],
   },
   {
     kind: 'reward', name: 'viclip', doc: 'ViCLIP video-text similarity over evenly strided frames.',
@@ -156,7 +162,8 @@ export const rewards: readonly RewardEntry[] = [
     preprocess: { kind: 'imagenet', size: 224, resize: 'short_side_random_crop', interpolation: 'bicubic' },
     checkpoint: { files: ['ViClip-InternVid-10M-FLT.pth', 'bpe_simple_vocab_16e6.txt.gz'], source: 'OpenGVLab/ViCLIP on Hugging Face (OpenGVLab/InternVideo, Data/InternVid)' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'a video-text similarity; the tiny world has no video encoder, so the tiny CLIP\'s per-frame image-text cosine',
-    params: [{ name: 'frames', doc: 'Frames sampled (evenly strided) from the decoded ones.', type: { kind: 'int' }, unit: 'frames', default: 8, min: 1, max: 64 }],
+    // the temporal position embedding of ViViT-style ViCLIP has 8 rows (T2V-Turbo asserts 8 too)
+    params: [{ name: 'frames', doc: 'Frames sampled (evenly strided) from the decoded ones: ViCLIP takes 8.', type: { kind: 'int' }, unit: 'frames', default: 8, min: 8, max: 8 }, filesParam],
   },
   {
     kind: 'reward', name: 'actpred', doc: 'Action recognition: VideoMAE (Kinetics-400) confidence in the action the prompt names, over every decoded frame.',
@@ -165,7 +172,7 @@ export const rewards: readonly RewardEntry[] = [
     preprocess: { kind: 'imagenet', size: 224, resize: 'square', interpolation: 'bilinear' },
     checkpoint: { files: ['model.safetensors (or pytorch_model.bin) with config.json'], source: 'MCG-NJU/videomae-base-finetuned-kinetics on Hugging Face' },
     tinyStandIn: 'tiny_text_align', tinyStandInReason: 'agreement with what the prompt names; the tiny world has no action classifier, so the tiny CLIP\'s image-text cosine',
-    params: [],
+    params: [filesParam],
   },
   {
     kind: 'reward', name: 'object_detection', doc: 'Mean detector confidence that a target object is present.',

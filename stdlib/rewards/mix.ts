@@ -73,6 +73,11 @@ export interface RewardInputs {
   framesPerVideo: number;
   /** Text embedding per video for image-text rewards ([videos, D]), when the reward needs one. */
   text?: Value;
+  /**
+   * Per learned reward, what its own towers take from the prompt: its own text embedding
+   * [videos, E] and the class each prompt names [videos] (stdlib/rewards/networks).
+   */
+  own?: Readonly<Record<string, { text?: Value; label?: Value }>>;
 }
 
 /** Builds per-item reward values ([N] per frame or [B] per video) for one term. */

@@ -26,7 +26,7 @@ describe('shipped pipelines', () => {
     expect(plan.model).toMatchObject({ name: 'videocrafter2', frames: 12, size: { height: 320, width: 512 }, fps: 24, text_encoder: 'open_clip_h', vae: 'sd_vae' });
     expect(plan.derived.latent_shape).toEqual([4, 12, 40, 64]);
     expect(plan.sampler).toEqual({ name: 'ddim', steps: 25, eta: 1, guidance: 12, use_scale: true });
-    expect(plan.objective).toEqual({ name: 'reward', reward: [{ reward: 'pickscore', weight: 1, params: {} }], decode: { mode: 'random', k: 1 }, backprop: { mode: 'last', k: 1 }, decode_og: false });
+    expect(plan.objective).toEqual({ name: 'reward', reward: [{ reward: 'pickscore', weight: 1, params: { files: '' } }], decode: { mode: 'random', k: 1 }, backprop: { mode: 'last', k: 1 }, decode_og: false, watch: null, on_hacking: 'warn', diversity_drop: 0.25 });
     expect(plan.train).toMatchObject({ steps: 450, accumulate: 8, clip: 1, precision: 'fp16', validate: { every: 80, prompts: 4 }, checkpoint: { every: 8, keep: 5 } });
     expect(plan.train.optimizer).toEqual({ name: 'adamw', lr: 2e-4, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.01, warmup: 0 });
     expect(plan.derived.effective_batch).toBe(8);

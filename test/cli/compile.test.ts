@@ -18,7 +18,7 @@ describe('vplc compile', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/train_step\.onnx\s+\d+ nodes\s+[\d.]+[kMBT]?FLOP\s+peak activations [\d.]+ (KiB|MiB)/);
     const program = JSON.parse(readFileSync(join(out, 'program.json'), 'utf8')) as { graphs: Record<string, { file: string; inputs: { name: string }[] }>; schedule: unknown[] };
-    expect(Object.keys(program.graphs).sort()).toEqual(['decode_all', 'sample_step', 'text_encode', 'train_step']);
+    expect(Object.keys(program.graphs).sort()).toEqual(['decode_all', 'sample_step', 'text_encode', 'train_step', 'watch']);
     expect(program.schedule.length).toBeGreaterThan(0);
     // onnxruntime loads what was written, from the folder (external data resolved beside it)
     for (const graph of Object.values(program.graphs)) {
@@ -73,11 +73,15 @@ describe('vplc compile', () => {
     expect(result.stdout).toMatch(/train_step +[\d.]+T -> [\d.]+T FLOP/);
   }, 120_000);
 
-  it('names a learned reward whose network has no graph builder yet (VPL7132), not an internal error', () => {
+  it("compiles T2V-Turbo's HPS + ViCLIP mix at full size, each reward reading the prompt through its own text tower", () => {
     const result = vplc(['compile', 'pipelines/t2v_turbo_vc2.vpl', '--out', join(out, 'turbo-full')]);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/t2v_turbo_vc2\.vpl: error VPL7132: reward 'viclip' has no graph builder/);
-  }, 120_000);
+    expect(result.status, result.stderr).toBe(0);
+    const program = JSON.parse(readFileSync(join(out, 'turbo-full', 'program.json'), 'utf8')) as { graphs: Record<string, { inputs: { name: string; shape: number[] }[] }> };
+    const inputs = (graph: string) => program.graphs[graph]!.inputs.filter((i) => /^(tokens|text_embed)/.test(i.name)).map((i) => `${i.name} [${i.shape.join(', ')}]`);
+    // ViCLIP's context is 32 tokens, HPS's (open_clip) 77; both embed in their own 768/1024-d spaces
+    expect(inputs('text_encode')).toEqual(['tokens [1, 77]', 'tokens.hps [1, 77]', 'tokens.viclip [1, 32]']);
+    expect(inputs('train_step')).toEqual(['text_embed.hps [1, 1024]', 'text_embed.viclip [1, 768]']);
+  }, 180_000);
 });
 
 describe('vplc explain --graph', () => {

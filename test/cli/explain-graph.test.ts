@@ -27,8 +27,8 @@ describe('vplc explain --graph: memory', () => {
     expect(out).toMatch(/\n {2}train_step +\d+ nodes +[\d.]+[kMBT]?FLOP per run {2}peak activations [\d.]+ [KMG]iB\n/);
     expect(out).toContain('memory on cuda, fp32: an upper bound');
     expect(out).toMatch(/\n {2}graph +weights +LoRA +optimizer +inputs +outputs +activations +arena +total\n/);
-    for (const g of ['text_encode', 'sample_step', 'train_step', 'decode_all']) expect(out).toMatch(new RegExp(`\\n  ${g} +[\\d.]+ (B|KiB|MiB|GiB) `));
-    expect(out).toMatch(/\n {2}sessions +[\d.]+ MiB {2}all 4 loaded at once/);
+    for (const g of ['text_encode', 'sample_step', 'train_step', 'decode_all', 'watch']) expect(out).toMatch(new RegExp(`\\n  ${g} +[\\d.]+ (B|KiB|MiB|GiB) `));
+    expect(out).toMatch(/\n {2}sessions +[\d.]+ MiB {2}all 5 loaded at once/);
     expect(out).toMatch(/CUDA context +1\.0 GiB/);
     expect(out).toMatch(/on the GPU +[\d.]+ GiB/);
     const cards = out.slice(out.indexOf('fits on:')).trimEnd().split('\n').slice(1);

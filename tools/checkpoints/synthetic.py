@@ -107,7 +107,7 @@ def write_vc2(args, source, on_tensor):
         size = safetensors_writer.write(args.out, entries, source, None, on_tensor)
     files = [{"path": args.out, "bytes": size, "tensors": len(entries)}]
     if args.with_tokenizer:
-        path = tokenizer_files.write_open_clip(folder, tokenizer_files.default_merges())
+        path = tokenizer_files.write_open_clip(folder, tokenizer_files.padded_merges())
         files.append({"path": path, "bytes": os.path.getsize(path), "tensors": 0})
     return files
 

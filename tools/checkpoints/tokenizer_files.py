@@ -216,6 +216,16 @@ def default_merges(count: int = DEFAULT_MERGES):
     return train_merges(corpus_words(), count)
 
 
+def padded_merges(vocab_size: int = 49408):
+    """Our merges, then filler merges ('qab z', ...) until the vocabulary has `vocab_size` ids
+    (512 byte tokens + merges + 2 specials) and the end token is `vocab_size - 1`, as 49407 is in
+    the real one: what a text tower's 49,408-row embedding is indexed with."""
+    merges = default_merges()
+    need = vocab_size - 512 - 2 - len(merges)
+    filler = [f"q{''.join('abcdefghij'[int(d)] for d in str(i))} z" for i in range(need)]
+    return merges + filler
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="folder to write into")

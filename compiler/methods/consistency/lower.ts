@@ -1,6 +1,7 @@
 // Lowering of the consistency objective (T2V-Turbo, arXiv 2405.18750): Plan -> Program.
 //
-//   text_encode       tokens [B, L] int64 -> context [B, L, D], text_embed [B, E]. Frozen; run for
+//   text_encode       tokens [B, L] int64 -> context [B, L, D], text_embed [B, E] (and each learned
+//                     reward's own tokens.<name> -> text_embed.<name>). Frozen; run for
 //                     the captions and once for the empty prompt (-> uncond_context).
 //   encode_video      video [B, 3, F, H, W] in [-1, 1], noise [B, C, T, h, w] -> z0 = (mean +
 //                     exp(logvar / 2) noise) * scale_factor (a draw of the VAE posterior; zero
@@ -37,7 +38,7 @@
 //   per step  z0, eps [B, C, T, h, w]; t_s, t_e, alpha_s, alpha_e, c_skip_s, c_out_s, c_skip_e,
 //             c_out_e float32 [B] (cdStepNumbers(plan, n) of a grid index n drawn per video);
 //             guidance [B] (w: guidanceScale(plan, u)); context / uncond_context [B, L, D];
-//             text_embed [B, E] (when a reward needs text); frame_indices [k] int64 (when an image
+//             what the rewards read of the prompt (../../lower/reward-inputs.ts); frame_indices [k] int64 (when an image
 //             reward is mixed in); lr float32 []; apply bool [] (accumulate > 1); seed /
 //             dropout_step int64 [] (LoRA dropout > 0).
 //   outputs   loss, loss.cd, reward.<name>, loss.<name>, grad_norm, frames (decoded image-reward
@@ -50,13 +51,14 @@
 import { stopGradient } from '../../../tensor/autodiff/grad.ts';
 import { Builder } from '../../../tensor/ir/builder.ts';
 import { buildTextEncodeGraph } from '../../lower/text-encode.ts';
+import { declareRewardPromptInputs, rewardPromptFeeds, withHeldOut } from '../../lower/reward-inputs.ts';
 import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from '../../lower/training-step.ts';
 import { Graph, type Value } from '../../../tensor/ir/graph.ts';
 import { eliminateDeadCode } from '../../../tensor/passes/dce.ts';
 import { rematerialize } from '../../../tensor/passes/remat.ts';
 import type { DistancePlan, GuidancePlan, Plan, RewardTerm, SolverPlan } from '../../plan.ts';
 import type { Program, ScheduleEntry } from '../../../tensor/program/program.ts';
-import { rewardNeedsText, rewardScoresVideo } from '../../../stdlib/catalogue/index.ts';
+import { rewardScoresVideo } from '../../../stdlib/catalogue/index.ts';
 import { framesFirst } from '../../../stdlib/models/common.ts';
 import { familyOf } from '../../../stdlib/models/families.ts';
 import { buildVaeDecoder, encodeVideo } from '../../../stdlib/models/vae/index.ts';
@@ -69,6 +71,7 @@ import { buildConsistencyStepGraph, type ConsistencySamplerStep, consistencySamp
 import { type DdimStepParams, defaultAlphasCumprod } from '../../../stdlib/samplers/schedule.ts';
 import { dedupeModules, describeGraph, type GraphInterface, loweringBasis, type LoweredProgram, LoweringError, type LowerOptions, sharedDoc } from '../../lower/contract.ts';
 import { buildDecodeAllGraph } from '../../lower/decode-all.ts';
+import { buildWatchGraph, WATCH_GRAPH, watchDocs, watchSettings } from '../../lower/watch.ts';
 import { decodeCount } from '../../check/build.ts';
 import { callDenoiser } from '../../lower/denoiser-call.ts';
 
@@ -156,14 +159,13 @@ export function guidanceFeatures(b: Builder, w: Value, dim = GUIDANCE_EMBEDDING_
 }
 
 
-const needsTextOf = (term: RewardTerm) => rewardNeedsText(term.reward);
 const isVideoReward = (term: RewardTerm) => rewardScoresVideo(term.reward);
 
 export function lowerConsistency(plan: Plan, options: LowerOptions = {}): ConsistencyLoweredProgram {
   const objective = plan.objective;
   if (objective.name !== 'consistency') throw new LoweringError(`lowerConsistency: objective '${objective.name}' is not 'consistency'`);
   if (objective.teacher_solver.eta !== 0) throw new LoweringError(`the teacher's DDIM solver is lowered with eta = 0 only (got ${objective.teacher_solver.eta})`);
-  const { build, params, B, latentShape, L, D, E } = loweringBasis(plan, options);
+  const { build, params, B, latentShape, L, D, rewardConfigs } = loweringBasis(plan, options);
   const T = plan.derived.latent_shape[1];
   const mc = familyOf(build.denoiser).timeFeatureWidth(build.denoiser);
   const embedGuidance = objective.guidance_embedding;
@@ -188,7 +190,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     unet(nn, x, t, context, embedGuidance ? guidanceEmbedding(nn, guidance) : undefined);
 
   // ---------------------------------------------------------------- text_encode
-  const text = buildTextEncodeGraph(params, build, B);
+  const text = buildTextEncodeGraph(params, build, B, { terms: withHeldOut(plan, objective.reward), configs: rewardConfigs });
   describe(text);
 
   // ---------------------------------------------------------------- encode_video
@@ -211,7 +213,6 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
   const terms = objective.reward;
   const imageTerms = terms.filter((t) => !isVideoReward(t));
   const videoTerms = terms.filter(isVideoReward);
-  const needsText = terms.some(needsTextOf);
   const imageCount = imageTerms.length > 0 ? decodeCount(objective.decode, T) : 0;
   const videoFrames: Record<string, number[]> = {};
   for (const term of videoTerms) {
@@ -235,7 +236,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     const guidance = per('guidance');
     const context = b.input('context', [B, L, D]);
     const uncond = b.input('uncond_context', [B, L, D]);
-    const textEmbed = needsText ? b.input('text_embed', [B, E]) : undefined;
+    const prompt = declareRewardPromptInputs(b, terms, B, build, rewardConfigs);
     const frameIndices = imageCount > 0 ? b.input('frame_indices', [imageCount], 'int64') : undefined;
     const lr = b.input('lr', []);
     const adamStep = b.input('adam.step', [], 'int64');
@@ -287,7 +288,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
     let imageFrames: Value | undefined;
     if (terms.length > 0) {
       const plain: NN = { b, params };
-      const builders = rewardBuilders(plain, build);
+      const builders = rewardBuilders(plain, build, rewardConfigs);
       const decodeAt = (indices: Value, n: number) => {
         const frames = b.within('vae', () => buildVaeDecoder(plain, build.vae, framesFirst(plain, b.gather(pred, indices, 2)), { scaled: true }));
         return { frames, n };
@@ -295,7 +296,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
       if (imageTerms.length > 0) {
         const { frames } = decodeAt(frameIndices!, imageCount);
         imageFrames = frames;
-        mixes.push(rewardMix(b, imageTerms, { frames, framesPerVideo: imageCount, text: textEmbed }, builders));
+        mixes.push(rewardMix(b, imageTerms, { frames, framesPerVideo: imageCount, ...prompt }, builders));
       }
       const byFrames = new Map<string, RewardTerm[]>();
       for (const term of videoTerms) {
@@ -305,7 +306,7 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
       for (const [key, group] of byFrames) {
         const idx = key.split(',').map(Number);
         const { frames } = decodeAt(b.constantOf(idx, [idx.length], 'int64', 'video_frames'), idx.length);
-        mixes.push(rewardMix(b, group, { frames, framesPerVideo: idx.length, text: textEmbed }, builders));
+        mixes.push(rewardMix(b, group, { frames, framesPerVideo: idx.length, ...prompt }, builders));
       }
       for (const mix of mixes) loss = b.add(loss, mix.loss);
     }
@@ -345,17 +346,20 @@ export function lowerConsistency(plan: Plan, options: LowerOptions = {}): Consis
   const sampler: DdimStepParams[] = consistencySampler.map((s) => ({
     index: s.index, t: s.t, tPrev: s.tNext, alphaT: s.alphaT, alphaPrev: s.alphaNext, sigma: 0, scaleT: 1, scalePrev: 1,
   }));
-  const decodeAll = buildDecodeAllGraph(plan, params, build, terms);
+  const decodeAll = buildDecodeAllGraph(plan, params, build, terms, { rewardConfigs });
   describe(decodeAll);
+  // the reward-hacking watch at validation (../../lower/watch.ts)
+  const watch = buildWatchGraph(plan, params, build, terms, watchSettings(plan)!, { rewardConfigs });
+  interfaces[watch.graph.name] = describeGraph(watch.graph, docOf, watchDocs(watch.info));
   const program: Program = {
     name: plan.name,
-    graphs: { text_encode: text, encode_video: encode, train_step: train, consistency_step: step, decode_all: decodeAll },
-    schedule: consistencySchedule(plan, trainable, needsText, imageCount, samplerSteps),
+    graphs: { text_encode: text, encode_video: encode, train_step: train, consistency_step: step, decode_all: decodeAll, [WATCH_GRAPH]: watch.graph },
+    schedule: consistencySchedule(plan, trainable, rewardPromptFeeds(terms), imageCount, samplerSteps),
     weights: weightManifest(params),
   };
   const lora = dedupeModules(loraModules.flat());
   return {
-    program, params, lora, trainable, sampler, backpropSteps: 1, decodedFrames: imageCount, interfaces,
+    program, params, lora, trainable, sampler, backpropSteps: 1, decodedFrames: imageCount, interfaces, watch: watch.info,
     grid: distillationGrid(objective.teacher_solver), consistencySampler, videoFrames,
   };
 }
@@ -417,12 +421,13 @@ function docOf(name: string): string {
   return docs[name] ?? '';
 }
 
-function consistencySchedule(plan: Plan, trainable: ParameterInfo[], needsText: boolean, imageCount: number, samplerSteps: number): ScheduleEntry[] {
+function consistencySchedule(plan: Plan, trainable: ParameterInfo[], promptFeeds: Record<string, string>, imageCount: number, samplerSteps: number): ScheduleEntry[] {
+  const ownTokens = Object.keys(promptFeeds).filter((n) => n.startsWith('text_embed.')).map((n) => [`tokens.${n.slice(11)}`, `data:caption_tokens of ${n.slice(11)}'s tokenizer`]);
   const state = Object.fromEntries(trainable.map((p) => [p.name, `state:${p.name}`]));
   const objective = plan.objective as Extract<Plan['objective'], { name: 'consistency' }>;
   const numbers = (k: string) => `cd:${k}[n ~ U{0..${objective.teacher_solver.steps - 1}} per video]`;
   return [
-    { graph: 'text_encode', when: 'every micro-step: the batch captions', feeds: { tokens: 'data:caption_tokens' } },
+    { graph: 'text_encode', when: 'every micro-step: the batch captions', feeds: { tokens: 'data:caption_tokens', ...Object.fromEntries(ownTokens) } },
     { graph: 'text_encode', when: 'once: the empty prompt -> uncond_context', feeds: { tokens: 'data:empty_prompt_tokens' } },
     { graph: 'encode_video', when: 'every micro-step: the batch videos', feeds: { video: 'data:videos', noise: 'random:normal' } },
     {
@@ -436,7 +441,7 @@ function consistencySchedule(plan: Plan, trainable: ParameterInfo[], needsText: 
         guidance: `guidance:${JSON.stringify(objective.guidance)}`,
         context: 'output:text_encode/context',
         uncond_context: 'output:text_encode(empty)/context',
-        ...(needsText ? { text_embed: 'output:text_encode/text_embed' } : {}),
+        ...promptFeeds,
         ...(imageCount > 0 ? { frame_indices: `decode:${JSON.stringify(objective.decode)}` } : {}),
         lr: 'optimizer:lr',
         'adam.step': 'state:adam.step',

@@ -1,7 +1,9 @@
-// Lowering of the reward objective (VADER): Plan -> Program with four graphs (decode_all: ../../lower/decode-all.ts).
+// Lowering of the reward objective (VADER): Plan -> Program with five graphs (decode_all:
+// ../../lower/decode-all.ts; watch, the reward-hacking watch's at validation: ../../lower/watch.ts).
 //
 //   text_encode   tokens [B, L] int64 -> context [B, L, D] (UNet cross-attention),
-//                 text_embed [B, E] (pooled, for image-text rewards). Frozen; run once for the
+//                 text_embed [B, E] (pooled, for the tiny world's text rewards), and each learned
+//                 reward's own tokens.<name> -> text_embed.<name>. Frozen; run once for the
 //                 prompts and once for the empty prompt (-> uncond_context).
 //   sample_step   one sampler step (DDIM, or DPM-Solver++ multistep) with CFG and the current
 //                 LoRA, no gradient: the sampler steps before the backprop cutoff (steps - k of
@@ -36,8 +38,8 @@
 //               ..., coefs_x [k], ...; noise [k, B, C, T, h, w]), for dpm_solver the x0 history
 //               at the cutoff it needs (x0_hist1 [, x0_hist2]: sample_step's x0 outputs of the
 //               steps before the cutoff, no gradient), context / uncond_context [B, L, D],
-//               text_embed [B, E] (when a
-//               reward needs text), frame_indices [n] int64, lr float32 [], apply bool [] (when
+//               what the rewards read of the prompt (text_embed [B, E], text_embed.<reward>,
+//               label.<reward>: ../../lower/reward-inputs.ts), frame_indices [n] int64, lr float32 [], apply bool [] (when
 //               accumulate > 1), seed / dropout_step int64 [] (when LoRA dropout > 0),
 //               grad_gate float32 [steps] (backprop = random only): per micro-step the runtime
 //               draws the cutoff c uniformly in [0, steps) and feeds grad_gate[i] = i >= c ? 1 : 0
@@ -61,7 +63,6 @@ import { Graph, type Value } from '../../../tensor/ir/graph.ts';
 import { eliminateDeadCode } from '../../../tensor/passes/dce.ts';
 import { rematerialize } from '../../../tensor/passes/remat.ts';
 import type { Program } from '../../../tensor/program/program.ts';
-import { rewardNeedsText } from '../../../stdlib/catalogue/index.ts';
 import { framesFirst } from '../../../stdlib/models/common.ts';
 import { familyOf } from '../../../stdlib/models/families.ts';
 import { buildVaeDecoder } from '../../../stdlib/models/vae/index.ts';
@@ -74,8 +75,10 @@ import { cfgCombine } from '../../../stdlib/samplers/index.ts';
 import type { Plan, RewardTerm } from '../../plan.ts';
 import { attentionLowering, dedupeModules, describeGraph, type GraphInterface, loweringBasis, type LoweredProgram, LoweringError, type LowerOptions, type SamplerStep } from '../../lower/contract.ts';
 import { buildDecodeAllGraph } from '../../lower/decode-all.ts';
+import { buildWatchGraph, WATCH_GRAPH, watchDocs, watchSettings } from '../../lower/watch.ts';
 import { callDenoiser } from '../../lower/denoiser-call.ts';
 import { buildTextEncodeGraph } from '../../lower/text-encode.ts';
+import { declareRewardPromptInputs, rewardPromptFeeds, withHeldOut } from '../../lower/reward-inputs.ts';
 import { appendOptimizerStep, applyPrecision, nameOutput, weightManifest } from '../../lower/training-step.ts';
 import { decodeFrames } from '../../lower/decode-frames.ts';
 import { rewardDocOf } from './docs.ts';
@@ -104,7 +107,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   const objective = plan.objective;
   if (objective.name !== 'reward') throw new LoweringError(`lowerReward: objective '${objective.name}' is not 'reward'`);
   const sampler = rewardSamplerLowering(plan);
-  const { build, params, B, latentShape, L, D, E } = loweringBasis(plan, options);
+  const { build, params, B, latentShape, L, D, rewardConfigs } = loweringBasis(plan, options);
   const steps = sampler.schedule.length;
   const { k, from: trainFrom, gated } = backpropWindow(objective, steps);
   const guidance = (plan.sampler as { guidance: number }).guidance;
@@ -136,7 +139,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   };
 
   // ---------------------------------------------------------------- text_encode
-  const text = buildTextEncodeGraph(params, build, B);
+  const text = buildTextEncodeGraph(params, build, B, { terms: withHeldOut(plan, objective.reward), configs: rewardConfigs });
   interfaces[text.name] = describeGraph(text, (name) => rewardDocOf(name, sampler.name), { tokens: 'data: tokenized prompts (the empty prompt for uncond_context)' });
 
   // ---------------------------------------------------------------- sample_step
@@ -160,7 +163,6 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   const train = new Graph('train_step');
   const decode = decodeFrames(plan);
   const terms: RewardTerm[] = objective.reward;
-  const needsText = terms.some((t) => rewardNeedsText(t.reward));
   const trainable: ParameterInfo[] = [];
   {
     const b = new Builder(train);
@@ -168,7 +170,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     const inputs = sampler.declareTrain(b, latentShape, trainFrom, k);
     const context = b.input('context', [B, L, D]);
     const uncond = useCfg ? b.input('uncond_context', [B, L, D]) : undefined;
-    const textEmbed = needsText ? b.input('text_embed', [B, E]) : undefined;
+    const prompt = declareRewardPromptInputs(b, terms, B, build, rewardConfigs);
     const frameIndices = b.input('frame_indices', [decode.count], 'int64');
     const lr = b.input('lr', []);
     const adamStep = b.input('adam.step', [], 'int64');
@@ -195,7 +197,7 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
       const picked = b.gather(decoded, frameIndices, 2); // [B, C, n, h, w]
       return buildVaeDecoder(plain, build.vae, framesFirst(plain, picked), { scaled: true });
     });
-    const mix = rewardMix(b, terms, { frames, framesPerVideo: decode.count, text: textEmbed }, rewardBuilders(plain, build));
+    const mix = rewardMix(b, terms, { frames, framesPerVideo: decode.count, ...prompt }, rewardBuilders(plain, build, rewardConfigs));
 
     // LoRA factors are the graph inputs of trainable parameters
     const loraInputs = train.inputs.filter((v) => params.list().some((p) => p.trainable && p.name === v.name));
@@ -213,8 +215,12 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
   }
 
   // ---------------------------------------------------------------- decode_all
-  const decodeAll = buildDecodeAllGraph(plan, params, build, terms);
+  const decodeAll = buildDecodeAllGraph(plan, params, build, terms, { rewardConfigs });
   describe(decodeAll);
+
+  // ---------------------------------------------------------------- watch (validation only)
+  const watch = buildWatchGraph(plan, params, build, terms, watchSettings(plan)!, { rewardConfigs });
+  interfaces[watch.graph.name] = describeGraph(watch.graph, (name) => rewardDocOf(name, sampler.name), watchDocs(watch.info));
 
   // the scalar inputs each graph really declares, with their values per step
   const has = (graph: Graph, name: string) => graph.inputs.some((v) => v.name === name);
@@ -229,8 +235,8 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
 
   const program: Program = {
     name: plan.name,
-    graphs: { text_encode: text, sample_step: sample, train_step: train, decode_all: decodeAll },
-    schedule: rewardSchedule(plan, { steps, k, from: trainFrom, trainable, useCfg, needsText, gated, sampleScalars, trainScalars: trainScalarSpecs, history, trainHistory }),
+    graphs: { text_encode: text, sample_step: sample, train_step: train, decode_all: decodeAll, [WATCH_GRAPH]: watch.graph },
+    schedule: rewardSchedule(plan, { steps, k, from: trainFrom, trainable, useCfg, promptFeeds: rewardPromptFeeds(terms), gated, sampleScalars, trainScalars: trainScalarSpecs, history, trainHistory }),
     weights: weightManifest(params),
   };
   return {
@@ -246,5 +252,6 @@ export function lowerReward(plan: Plan, options: LowerOptions = {}): LoweredProg
     ...(gated ? { gradGate: true } : {}),
     decodedFrames: decode.count,
     interfaces,
+    watch: watch.info,
   };
 }

@@ -13,7 +13,8 @@ export interface ScheduleShape {
   from: number;
   trainable: ParameterInfo[];
   useCfg: boolean;
-  needsText: boolean;
+  /** What train_step reads of the prompt for its rewards, with sources (compiler/lower/reward-inputs.ts). */
+  promptFeeds: Record<string, string>;
   gated: boolean;
   /** The per-step scalars sample_step / train_step declare. */
   sampleScalars: ScalarSpec[];
@@ -24,14 +25,15 @@ export interface ScheduleShape {
 }
 
 export function rewardSchedule(plan: Plan, shape: ScheduleShape): ScheduleEntry[] {
-  const { steps, k, from, trainable, useCfg, needsText, gated } = shape;
+  const { steps, k, from, trainable, useCfg, promptFeeds, gated } = shape;
+  const ownTokens = Object.keys(promptFeeds).filter((n) => n.startsWith('text_embed.')).map((n) => [`tokens.${n.slice(11)}`, `data:prompt_tokens of ${n.slice(11)}'s tokenizer`]);
   const last = from + k - 1;
   const state = Object.fromEntries(trainable.map((p) => [p.name, `state:${p.name}`]));
   const name = plan.sampler.name;
   const noisy = plan.sampler.name === 'ddim' && plan.sampler.eta !== 0;
   const tail = `${from}..${last}`;
   const entries: ScheduleEntry[] = [
-    { graph: 'text_encode', when: 'every micro-step: the batch prompts', feeds: { tokens: 'data:prompt_tokens' } },
+    { graph: 'text_encode', when: 'every micro-step: the batch prompts', feeds: { tokens: 'data:prompt_tokens', ...Object.fromEntries(ownTokens) } },
   ];
   if (useCfg) entries.push({ graph: 'text_encode', when: 'once: the empty prompt -> uncond_context', feeds: { tokens: 'data:empty_prompt_tokens' } });
   if (from > 0) {
@@ -64,7 +66,7 @@ export function rewardSchedule(plan: Plan, shape: ScheduleShape): ScheduleEntry[
       ...(noisy ? { noise: 'random:normal' } : {}),
       context: 'output:text_encode/context',
       ...(useCfg ? { uncond_context: 'output:text_encode(empty)/context' } : {}),
-      ...(needsText ? { text_embed: 'output:text_encode/text_embed' } : {}),
+      ...promptFeeds,
       frame_indices: `decode:${plan.objective.name === 'reward' ? JSON.stringify(plan.objective.decode) : ''}`,
       ...(gated ? { grad_gate: `random:cutoff c in [0, ${steps}); grad_gate[i] = i >= c ? 1 : 0` } : {}),
       lr: 'optimizer:lr',

@@ -15,6 +15,7 @@ import { peftConfigJson } from '../../weights/lora-peft.ts';
 import type { DecodedBatch } from './conditioning.ts';
 import { loraAdapter } from './state.ts';
 import { totalReward, writeBatchVideos } from './videos.ts';
+import type { WatchScan } from './watch.ts';
 
 /** What `vplc run` passes both method drivers from its command line. */
 export interface MethodRunOptions {
@@ -90,12 +91,14 @@ export interface ValidationOptions {
   say: (line: string) => void;
   /** Sample and decode one batch of prompts (fixed noise comes from the caller's stream). */
   generate: (prompts: string[]) => Promise<DecodedBatch>;
+  /** The reward-hacking watch's collection (./watch.ts): sees every decoded batch, adds its values. */
+  watch?: WatchScan;
 }
 
 /**
  * Samples the validation prompts batch by batch (a short last batch is padded with its first
  * prompt), writes one video per prompt and returns `reward.<name>` means over the prompts and
- * the weighted total `reward`.
+ * the weighted total `reward` (and the watch's `watch.<name>` values).
  */
 export async function validationRewards(o: ValidationOptions): Promise<Record<string, number>> {
   const sums: Record<string, number> = {};
@@ -106,6 +109,7 @@ export async function validationRewards(o: ValidationOptions): Promise<Record<st
     const names = chunk.map((p, i) => path.join(o.videoDir, path.basename(validationVideoName(0, start + i, p))));
     fs.mkdirSync(o.videoDir, { recursive: true });
     await writeBatchVideos(o.plan, decoded.frames, o.batch, names, o.say);
+    await o.watch?.observe(batch, decoded, chunk.length);
     // the batch's mean counts once per real prompt in it
     for (const [name, v] of Object.entries(decoded.rewards)) sums[name] = (sums[name] ?? 0) + v * chunk.length;
   }
@@ -113,7 +117,7 @@ export async function validationRewards(o: ValidationOptions): Promise<Record<st
   const values: Record<string, number> = {};
   for (const [name, v] of Object.entries(means)) values[`reward.${name}`] = v;
   if (o.terms.length > 0) values.reward = totalReward(o.terms, means);
-  return values;
+  return { ...values, ...o.watch?.values() };
 }
 
 /** report.html for a finished run; its warnings are said. */

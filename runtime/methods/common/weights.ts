@@ -8,10 +8,10 @@
 //                  without: `model.weights` in the pipeline (relative to the pipeline's folder)
 //                  or by default `checkpoints/<model>/` under the current folder (or
 //                  $VPLC_WEIGHTS_DIR/<model>/; see defaultWeightsPath). A missing file stops
-//                  the run with VPL7130 before anything is compiled; a learned reward (whose
-//                  network cannot be loaded yet) with VPL7136; a checkpoint that does not
-//                  match the networks with VPL7030 listing every problem (strict: a weight is
-//                  never silently random-initialised).
+//                  the run with VPL7130 before anything is compiled; a learned reward's
+//                  missing files with VPL7136 (./reward-networks.ts opens them, with their own
+//                  tokenizers); a checkpoint that does not match the networks with VPL7030
+//                  listing every problem (strict: a weight is never silently random-initialised).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Plan } from '../../../compiler/plan.ts';
@@ -23,7 +23,9 @@ import { VplError } from '../../../diagnostics/error.ts';
 import { openTinyWorld, type TinyWorld } from '../../weights/tiny-world.ts';
 import { loadReportError } from '../../weights/load-report.ts';
 import { openModelCheckpoint } from '../../weights/model-checkpoint.ts';
-import { requireRewardWeights } from './reward-weights.ts';
+import type { RewardConfigs } from '../../../stdlib/rewards/networks/index.ts';
+import type { RewardPromptReaders } from './conditioning.ts';
+import { openRewardNetworks, rewardPromptReaders, unionSource } from './reward-networks.ts';
 import { type PromptTokenizer, resolvePromptTokenizer } from './tokenizer.ts';
 
 /** How the run gets its networks. */
@@ -46,6 +48,8 @@ export interface RunWeights {
   notes: string[];
   /** What identifies the weight files (path, size, time stamp) in the program's hash; undefined: the tiny world's or random. */
   identity?: string;
+  /** What the learned rewards read of the prompts (their own tokenizers, a classifier's classes). */
+  readers?: RewardPromptReaders;
 }
 
 export interface RunWeightsOptions {
@@ -62,6 +66,8 @@ export interface RunWeightsOptions {
    * by reference.
    */
   dtype?: DType;
+  /** Per learned reward, the sizes its files are loaded at (tests: the networks' reduced ones). */
+  rewardConfigs?: RewardConfigs;
 }
 
 /**
@@ -122,13 +128,14 @@ export async function resolveRunWeights(input: Plan, options: RunWeightsOptions)
       help: `put the ${input.model.name} checkpoint at ${file} (VideoCrafter2: its model.ckpt, or the same tensors as .safetensors; ModelScope: its diffusers folder with model_index.json; see the README), or add --tiny for a smoke run of this pipeline on random-initialised small networks of the same family`,
     });
   }
-  // learned rewards cannot load their networks yet: stop before reading gigabytes
-  requireRewardWeights(input, command, { env: options.env, cwd: options.cwd });
+  // the rewards' files first: a missing one stops the run before the model's gigabytes are read
+  const rewards = await openRewardNetworks(input, command, { env: options.env, cwd: options.cwd, ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.rewardConfigs ? { configs: options.rewardConfigs } : {}) });
   const build = options.build ?? base;
   const checkpoint = await openModelCheckpoint(build, file, options.dtype ? { dtype: options.dtype } : {});
   const problem = loadReportError(checkpoint.report);
   if (problem) {
     await checkpoint.close();
+    await rewards.close();
     throw problem;
   }
   const tokenizer = await resolvePromptTokenizer(input, build, file);
@@ -138,10 +145,11 @@ export async function resolveRunWeights(input: Plan, options: RunWeightsOptions)
     plan: input,
     build,
     mode: 'checkpoint',
-    weights: checkpoint.source,
+    weights: unionSource([checkpoint.source, ...rewards.sources]),
     tokenizer,
-    description: `${file} (${checkpoint.layout})`,
-    identity: checkpoint.files.map(fileIdentity).join(','),
+    readers: rewardPromptReaders(rewards),
+    description: [`${file} (${checkpoint.layout})`, ...rewards.descriptions].join('; '),
+    identity: [...checkpoint.files, ...rewards.files].map(fileIdentity).join(','),
     notes: [],
   };
 }

@@ -6,10 +6,10 @@
 import type { ConsistencyLoweredProgram } from '../../../compiler/lower/index.ts';
 import type { Plan } from '../../../compiler/plan.ts';
 import type { RngStream } from '../../random.ts';
-import type { ProgramSessions } from '../../session.ts';
+import type { Feed, ProgramSessions } from '../../session.ts';
 import type { TensorState } from '../../train/index.ts';
 import type { PromptTokenizer } from '../common/tokenizer.ts';
-import { ConditionedEngine, type Conditioning } from '../common/conditioning.ts';
+import { ConditionedEngine, type Conditioning, type RewardPromptReaders } from '../common/conditioning.ts';
 import type { DecodedBatch } from '../common/conditioning.ts';
 
 const f32 = (x: number) => Float32Array.of(x);
@@ -28,8 +28,9 @@ export class ConsistencyEngine extends ConditionedEngine {
     readonly lowered: ConsistencyLoweredProgram,
     readonly sessions: ProgramSessions,
     tokenizer?: PromptTokenizer,
+    readers?: RewardPromptReaders,
   ) {
-    super(sessions, plan.train.batch, tokenizer);
+    super(sessions, plan.train.batch, tokenizer, readers);
     this.batch = plan.train.batch;
     const [C, T, h, w] = plan.derived.latent_shape;
     this.latentSize = C * T * h * w;
@@ -80,9 +81,9 @@ export class ConsistencyEngine extends ConditionedEngine {
     return denoised;
   }
 
-  async decodeAll(latents: Float32Array, textEmbed: Float32Array): Promise<DecodedBatch> {
+  async decodeAll(latents: Float32Array, textEmbed: Float32Array, own: Readonly<Record<string, Feed>> = {}): Promise<DecodedBatch> {
     const decode = this.sessions.graph('decode_all');
-    const out = await decode.run(this.feedsFor(decode, { latents, text_embed: textEmbed }));
+    const out = await decode.run(this.feedsFor(decode, { latents, text_embed: textEmbed, ...own }));
     const rewards: Record<string, number> = {};
     for (const [name, v] of Object.entries(out)) if (name.startsWith('reward.')) rewards[name.slice(7)] = (v as Float32Array)[0]!;
     return { frames: out.frames as Float32Array, rewards, loss: out.loss ? (out.loss as Float32Array)[0]! : 0 };
@@ -93,6 +94,6 @@ export class ConsistencyEngine extends ConditionedEngine {
     const cond = await this.conditioning(prompts);
     const x = rng.fillNormal(new Float32Array(this.batch * this.latentSize));
     const z = await this.sample(x, cond, state, rng, guidance);
-    return this.decodeAll(z, cond.textEmbed);
+    return this.decodeAll(z, cond.textEmbed, cond.own);
   }
 }

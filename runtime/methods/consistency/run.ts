@@ -16,7 +16,8 @@
 // loss.<name>, grad_norm, lr, w. Checkpoints hold the LoRA factors and W_proj (lora.safetensors)
 // and AdamW (optimizer.safetensors). Validation (before, every N steps, after) samples fixed
 // captions from fixed noise with the multistep consistency sampler (sampler consistency steps,
-// guidance w), writes one video per caption and logs val/reward.<name>.
+// guidance w), writes one video per caption and logs val/reward.<name> and the reward-hacking
+// watch's values (../common/watch.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TypedArray } from '../../../tensor/ir/dtype.ts';
@@ -38,6 +39,7 @@ import { listVideoFolder } from '../../data/video-folder.ts';
 import { locateLora, readLoraState, initialRewardState, loraAdapter } from '../common/state.ts';
 import { promptSource } from '../common/prompts.ts';
 import { randomFrames, totalReward, writeBatchVideos } from '../common/videos.ts';
+import { RunWatch } from '../common/watch.ts';
 
 type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
 
@@ -92,7 +94,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
   const say = (line: string) => stderr.write(`${line}\n`);
   const sessions: ProgramSessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new ConsistencyEngine(plan, lowered, sessions, setup.tokenizer);
+    const engine = new ConsistencyEngine(plan, lowered, sessions, setup.tokenizer, setup.readers);
     const B = engine.batch;
     const cacheDir = options.cacheRoot ? path.join(options.cacheRoot, 'latents') : path.join(runDir, 'latents');
     const data = await loadLatentData({
@@ -113,6 +115,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
     const latentSize = engine.latentSize;
     const g = objective.guidance;
     const warnUnknown = unknownWordsWarning(engine.unknown, say);
+    const watch = new RunWatch({ plan, lowered, sessions, terms, runDir, say, validationPrompts: valCaptions.length, conditioning: (batch) => engine.conditioning(batch) });
 
     /** One train_step call: a batch, n and w per video, eps, decode frames from the named streams. */
     const runStep = async (stream: (name: string) => RngStream, state: Readonly<TensorState>, lr: number, apply: boolean, microIndex: number) => {
@@ -139,6 +142,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
             context: cond.context,
             uncond_context: cond.uncond,
             text_embed: cond.textEmbed,
+              ...cond.own,
             frame_indices: frameIndices,
             lr: Float32Array.of(lr),
             apply: Uint8Array.of(apply ? 1 : 0),
@@ -189,6 +193,7 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
           { label: 'student', value: `LoRA rank ${plan.lora.rank}${objective.guidance_embedding ? ' + guidance embedding W_proj' : ''}; sampled in ${lowered.consistencySampler.length} steps` },
           { label: 'target', value: objective.ema > 0 ? `EMA of the student's weights (rate ${objective.ema}), no gradient` : 'the student itself, no gradient' },
           { label: 'loss', value: `${objective.distance.mode === 'huber' ? `huber(${objective.distance.c})` : 'l2'}${terms.length > 0 ? ` + ${terms.map((t) => `${t.weight} * ${t.reward}`).join(' + ')}` : ''}` },
+          { label: 'watch', value: watch.describe() },
           { label: 'device', value: sessions.device },
         ],
       },
@@ -212,8 +217,11 @@ export async function runConsistency(options: ConsistencyRunOptions): Promise<Co
         return { loss: scalar('loss'), values, state: next };
       },
 
-      async validate({ state, rng, videoDir }) {
-        return validationRewards({ plan, terms, prompts: valCaptions, batch: B, videoDir, say, generate: (batch) => engine.generate(batch, state, rng, guidanceW) });
+      async validate(ctx) {
+        const { state, rng, videoDir } = ctx;
+        const values = await validationRewards({ plan, terms, prompts: valCaptions, batch: B, videoDir, say, generate: (batch) => engine.generate(batch, state, rng, guidanceW), watch: watch.scan() });
+        watch.review(ctx, values);
+        return values;
       },
     });
 
@@ -299,7 +307,7 @@ export async function sampleConsistency(options: ConsistencySampleOptions): Prom
   const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new ConsistencyEngine(plan, lowered, sessions, setup.tokenizer);
+    const engine = new ConsistencyEngine(plan, lowered, sessions, setup.tokenizer, setup.readers);
     const files: string[] = [];
     const rewards: { prompt: string; reward: number }[] = [];
     fs.mkdirSync(options.outDir, { recursive: true });

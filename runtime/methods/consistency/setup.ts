@@ -23,6 +23,9 @@ import { RewardMixError } from '../../../stdlib/rewards/mix.ts';
 import { VplError } from '../../../diagnostics/error.ts';
 import type { PromptTokenizer } from '../common/tokenizer.ts';
 import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
+import { WATCH_GRAPH } from '../../../compiler/lower/watch.ts';
+import type { RewardConfigs } from '../../../stdlib/rewards/networks/index.ts';
+import type { RewardPromptReaders } from '../common/conditioning.ts';
 
 export interface ConsistencySetup {
   plan: Plan;
@@ -31,6 +34,8 @@ export interface ConsistencySetup {
   mode: WeightsMode;
   /** The prompts' tokenizer (../common/tokenizer.ts). */
   tokenizer: PromptTokenizer;
+  /** What the learned rewards read of the prompts (their own tokenizers, a classifier's classes). */
+  readers?: RewardPromptReaders;
   weightsDescription: string;
   /** Hash of what the program computes (plan + weights identity). */
   hash: string;
@@ -52,6 +57,8 @@ export interface ConsistencySetupOptions {
   build?: ModelBuild;
   /** Where the graphs run: train.precision applies on cuda only (the CPU kernels compute in fp32). */
   device?: Device;
+  /** Per learned reward, the sizes its files are loaded at (tests: the networks' reduced ones). */
+  rewardConfigs?: RewardConfigs;
 }
 
 type ConsistencyObjective = Extract<Plan['objective'], { name: 'consistency' }>;
@@ -68,8 +75,8 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   if (input.objective.name !== 'consistency') throw new Error(`setupConsistency: objective '${input.objective.name}' is not 'consistency'`);
   // what the graphs compute in: train.precision on a GPU, where frozen weights are stored in it too
   const gpuPrecision = input.train.precision !== 'fp32' && options.device === 'cuda' ? input.train.precision : undefined;
-  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}), dtype: frozenWeightDtype(gpuPrecision) });
-  const { plan, build, mode, weights, world, tokenizer } = resolved;
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}), ...(options.rewardConfigs ? { rewardConfigs: options.rewardConfigs } : {}), dtype: frozenWeightDtype(gpuPrecision) });
+  const { plan, build, mode, weights, world, tokenizer, readers } = resolved;
   const notes = [...resolved.notes];
   if (plan.train.precision !== 'fp32' && (options.device ?? 'cpu') === 'cpu') {
     notes.push(`precision ${plan.train.precision}: this CPU run computes in fp32 (onnxruntime's CPU kernels cast fp16 to fp32 inside, and have no bf16 MatMul); ${plan.train.precision} applies with --device cuda`);
@@ -85,7 +92,7 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   const weightsDescription = world ? `${resolved.description}: the teacher is the trained tiny UNet` : resolved.description;
   let lowered: ConsistencyLoweredProgram;
   try {
-    lowered = lowerConsistency(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
+    lowered = lowerConsistency(plan, { tiny: mode === 'tiny-random', build, ...(options.rewardConfigs ? { rewardConfigs: options.rewardConfigs } : {}), ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
   } catch (error) {
     if (error instanceof LoweringError || error instanceof RewardMixError) {
       throw new VplError('VPL7132', `${command} cannot compile this pipeline: ${error.message}`, { file: plan.file, help: 'change the pipeline as the message says' });
@@ -96,8 +103,9 @@ export async function setupConsistency(input: Plan, options: ConsistencySetupOpt
   if (options.samplingOnly) {
     delete lowered.program.graphs.train_step;
     delete lowered.program.graphs.encode_video;
+    delete lowered.program.graphs[WATCH_GRAPH];
   }
   const terms = (plan.objective as ConsistencyObjective).reward;
   const hash = sha(planHash(plan), identity, mode);
-  return { plan, lowered, build, mode, tokenizer, weightsDescription, hash, vaeIdentity, ...(weights ? { weights } : {}), notes, terms };
+  return { plan, lowered, build, mode, tokenizer, ...(readers ? { readers } : {}), weightsDescription, hash, vaeIdentity, ...(weights ? { weights } : {}), notes, terms };
 }

@@ -6,10 +6,10 @@ import type { TypedArray } from '../../../tensor/ir/dtype.ts';
 import type { LoweredProgram } from '../../../compiler/lower/index.ts';
 import type { Plan } from '../../../compiler/plan.ts';
 import type { RngStream } from '../../random.ts';
-import type { GraphSession, Outputs, ProgramSessions } from '../../session.ts';
+import type { Feed, GraphSession, Outputs, ProgramSessions } from '../../session.ts';
 import type { TensorState } from '../../train/index.ts';
 import type { PromptTokenizer } from '../common/tokenizer.ts';
-import { ConditionedEngine, type DecodedBatch } from '../common/conditioning.ts';
+import { ConditionedEngine, type DecodedBatch, type RewardPromptReaders } from '../common/conditioning.ts';
 
 export type { DecodedBatch } from '../common/conditioning.ts';
 
@@ -36,8 +36,9 @@ export class RewardEngine extends ConditionedEngine {
     readonly lowered: LoweredProgram,
     readonly sessions: ProgramSessions,
     tokenizer?: PromptTokenizer,
+    readers?: RewardPromptReaders,
   ) {
-    super(sessions, plan.train.batch, tokenizer);
+    super(sessions, plan.train.batch, tokenizer, readers);
     this.sample = sessions.graph('sample_step');
     this.decode = sessions.graph('decode_all');
     this.batch = plan.train.batch;
@@ -92,8 +93,8 @@ export class RewardEngine extends ConditionedEngine {
   }
 
   /** Decodes every frame of B videos and scores them. */
-  async decodeAll(latents: Float32Array, textEmbed: Float32Array): Promise<DecodedBatch> {
-    const out = await this.decode.run(this.feedsFor(this.decode, { latents, text_embed: textEmbed }));
+  async decodeAll(latents: Float32Array, textEmbed: Float32Array, own: Readonly<Record<string, Feed>> = {}): Promise<DecodedBatch> {
+    const out = await this.decode.run(this.feedsFor(this.decode, { latents, text_embed: textEmbed, ...own }));
     const rewards: Record<string, number> = {};
     for (const [name, v] of Object.entries(out)) if (name.startsWith('reward.')) rewards[name.slice(7)] = (v as Float32Array)[0]!;
     return { frames: out.frames as Float32Array, rewards, loss: (out.loss as Float32Array)[0]! };
@@ -104,7 +105,7 @@ export class RewardEngine extends ConditionedEngine {
     const cond = await this.conditioning(prompts);
     const x = rng.fillNormal(new Float32Array(this.latentSize));
     const final = await this.sampleSteps(x, 0, this.lowered.sampler.length, cond, state, rng);
-    return this.decodeAll(final.latents, cond.textEmbed);
+    return this.decodeAll(final.latents, cond.textEmbed, cond.own);
   }
 }
 

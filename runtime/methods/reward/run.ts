@@ -19,7 +19,7 @@
 // grad_norm, lr. Validation (before training, every N steps, after the last step) samples the
 // same prompts from the same noise (fixed seeds) with every step and every frame, writes one
 // video per prompt (videos/before, videos/step-XXXXXX, videos/after) and logs the same
-// rewards as val/... . At the end the LoRA goes to <runDir>/lora/ in PEFT layout and
+// rewards as val/..., with the reward-hacking watch's (../common/watch.ts). At the end the LoRA goes to <runDir>/lora/ in PEFT layout and
 // report.html is written.
 import * as path from 'node:path';
 import type { TypedArray } from '../../../tensor/ir/dtype.ts';
@@ -32,8 +32,10 @@ import { type MethodRunOptions, shown, trainerOptions, unknownWordsWarning, vali
 import { RewardEngine } from './engine.ts';
 import type { RewardSetup } from './setup.ts';
 import { promptSource, validationPrompts } from '../common/prompts.ts';
+import { checkPromptClasses } from '../common/reward-networks.ts';
 import { initialRewardState, loraAdapter } from '../common/state.ts';
 import { randomFrames, totalReward } from '../common/videos.ts';
+import { RunWatch } from '../common/watch.ts';
 
 export interface RewardRunOptions extends MethodRunOptions {
   setup: RewardSetup;
@@ -51,9 +53,10 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
   const stderr = options.stderr ?? process.stderr;
   const say = (line: string) => stderr.write(`${line}\n`);
   const prompts = promptSource(plan);
+  checkPromptClasses(setup.readers, prompts.list, plan.file);
   const sessions: ProgramSessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new RewardEngine(plan, lowered, sessions, setup.tokenizer);
+    const engine = new RewardEngine(plan, lowered, sessions, setup.tokenizer, setup.readers);
     const trainStep = sessions.graph('train_step');
     const steps = lowered.sampler.length;
     const k = lowered.backpropSteps;
@@ -72,6 +75,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
     const needsNoise = trainStep.inputs.some((i) => i.name === 'noise');
     const valPrompts = plan.train.validate ? validationPrompts(prompts, plan.train.validate.prompts, plan.train.seed) : validationPrompts(prompts, Math.min(2, B * 2), plan.train.seed);
     const warnUnknown = unknownWordsWarning(engine.unknown, say);
+    const watch = new RunWatch({ plan, lowered, sessions, terms, runDir, say, validationPrompts: valPrompts.length, conditioning: (batch) => engine.conditioning(batch) });
 
     const result = await train({
       ...trainerOptions(plan, setup.hash, lowered, initial, { ...options, runDir, stderr }),
@@ -85,6 +89,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
           { label: 'reward', value: terms.map((t) => `${t.weight} * ${t.reward}`).join(' + ') },
           { label: 'sampler', value: `${plan.sampler.name}, ${steps} steps, ${lowered.gradGate ? 'gradient from a random cutoff per video (backprop = random)' : plan.objective.name === 'reward' && plan.objective.decode_og ? `stops at step ${lowered.trainFrom}, its x0 estimate decoded with gradient (decode_og)` : `gradient through the last ${k}`}` },
           { label: 'decoded frames', value: `${decode.count} of ${T} per video (${decodeLabel(plan)})` },
+          { label: 'watch', value: watch.describe() },
           { label: 'device', value: sessions.device },
         ],
       },
@@ -112,6 +117,7 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
               context: cond.context,
               uncond_context: cond.uncond,
               text_embed: cond.textEmbed,
+              ...cond.own,
               frame_indices: frameIndices,
               grad_gate: gradGate,
               lr: Float32Array.of(lr),
@@ -136,8 +142,11 @@ export async function runReward(options: RewardRunOptions): Promise<RewardRunRes
         return { loss: (out.loss as Float32Array)[0]!, values, state: next };
       },
 
-      async validate({ state, rng, videoDir }) {
-        return validationRewards({ plan, terms, prompts: valPrompts, batch: B, videoDir, say, generate: (batch) => engine.generate(batch, state, rng) });
+      async validate(ctx) {
+        const { state, rng, videoDir } = ctx;
+        const values = await validationRewards({ plan, terms, prompts: valPrompts, batch: B, videoDir, say, generate: (batch) => engine.generate(batch, state, rng), watch: watch.scan() });
+        watch.review(ctx, values);
+        return values;
       },
     });
 

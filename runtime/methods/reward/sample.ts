@@ -38,7 +38,7 @@ export async function sampleVideos(options: SampleOptions): Promise<SampleResult
   const state = options.lora ? await readLoraState(options.lora, lowered) : baseLoraState(lowered);
   const sessions = await loadProgram(lowered.program, { device: options.device ?? 'cpu', ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}) });
   try {
-    const engine = new RewardEngine(plan, lowered, sessions, setup.tokenizer);
+    const engine = new RewardEngine(plan, lowered, sessions, setup.tokenizer, setup.readers);
     const B = engine.batch;
     const files: string[] = [];
     const rewards: SampleResult['rewards'] = [];

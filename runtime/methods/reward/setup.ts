@@ -10,7 +10,10 @@ import type { ModelBuild } from '../../../stdlib/models/registry.ts';
 import { RewardMixError } from '../../../stdlib/rewards/mix.ts';
 import { VplError } from '../../../diagnostics/error.ts';
 import type { PromptTokenizer } from '../common/tokenizer.ts';
+import type { RewardConfigs } from '../../../stdlib/rewards/networks/index.ts';
+import type { RewardPromptReaders } from '../common/conditioning.ts';
 import { checkWeightsMatch, resolveRunWeights, type WeightsMode } from '../common/weights.ts';
+import { WATCH_GRAPH } from '../../../compiler/lower/watch.ts';
 
 export type { WeightsMode } from '../common/weights.ts';
 
@@ -22,6 +25,8 @@ export interface RewardSetup {
   mode: WeightsMode;
   /** The prompts' tokenizer (../common/tokenizer.ts). */
   tokenizer: PromptTokenizer;
+  /** What the learned rewards read of the prompts (their own tokenizers, a classifier's classes). */
+  readers?: RewardPromptReaders;
   /** Where the weights came from, for the banner. */
   weightsDescription: string;
   /** Hash of what the program computes: the plan, the weights' identity. */
@@ -42,6 +47,8 @@ export interface SetupOptions {
   device?: 'cpu' | 'cuda';
   /** The networks a checkpoint loads into (tests: reduced widths). */
   build?: ModelBuild;
+  /** Per learned reward, the sizes its files are loaded at (tests: the networks' reduced ones). */
+  rewardConfigs?: RewardConfigs;
 }
 
 function hashOf(...parts: string[]): string {
@@ -59,8 +66,8 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   if (input.objective.name !== 'reward') throw new Error(`setupReward: objective '${input.objective.name}' is not 'reward'`);
   // what the graphs compute in: train.precision on a GPU, where frozen weights are stored in it too
   const gpuPrecision = input.train.precision !== 'fp32' && options.device === 'cuda' ? input.train.precision : undefined;
-  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}), dtype: frozenWeightDtype(gpuPrecision) });
-  const { plan, build, mode, weights, world, tokenizer, description, notes } = resolved;
+  const resolved = await resolveRunWeights(input, { command, tiny: options.tiny, env: options.env, cwd: options.cwd, ...(options.build ? { build: options.build } : {}), ...(options.rewardConfigs ? { rewardConfigs: options.rewardConfigs } : {}), dtype: frozenWeightDtype(gpuPrecision) });
+  const { plan, build, mode, weights, world, tokenizer, readers, description, notes } = resolved;
   const identity = resolved.identity ?? (world ? Object.values(world.paths).map(fileIdentity).join(',') : 'tiny-random');
   if (plan.objective.name !== 'reward') throw new Error('unreachable');
   const terms = plan.objective.reward;
@@ -71,7 +78,7 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
   }
   let lowered: LoweredProgram;
   try {
-    lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
+    lowered = lowerReward(plan, { tiny: mode === 'tiny-random', build, ...(options.rewardConfigs ? { rewardConfigs: options.rewardConfigs } : {}), ...(weights ? { weights } : {}), ...(gpuPrecision ? { precision: gpuPrecision } : {}), ...(options.device === 'cuda' ? { fusedAttention: true } : {}) });
   } catch (error) {
     if (error instanceof LoweringError || error instanceof RewardMixError) {
       const span = loweringSpan(plan, error.message);
@@ -87,9 +94,12 @@ export async function setupReward(input: Plan, options: SetupOptions = {}): Prom
     throw error;
   }
   checkWeightsMatch(lowered.params.problems().filter((p) => !p.includes('.lora_')), weights);
-  if (options.samplingOnly) delete lowered.program.graphs.train_step;
+  if (options.samplingOnly) {
+    delete lowered.program.graphs.train_step;
+    delete lowered.program.graphs[WATCH_GRAPH];
+  }
   const hash = hashOf(planHash(plan), identity, mode);
-  return { plan, lowered, build, mode, tokenizer, weightsDescription: description, hash, notes: [...notes], terms };
+  return { plan, lowered, build, mode, tokenizer, ...(readers ? { readers } : {}), weightsDescription: description, hash, notes: [...notes], terms };
 }
 
 function loweringSpan(plan: Plan, message: string): { file: string; line: number; column: number } | undefined {

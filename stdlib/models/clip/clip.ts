@@ -6,6 +6,7 @@
 //           visual.ln_pre, visual.transformer.resblocks.*, visual.ln_post, visual.proj
 // Pre-LN residual blocks; the text tower uses a causal mask. Each residual block is a
 // rematerialisation segment.
+import type { Builder } from '../../../tensor/ir/builder.ts';
 import type { Value } from '../../../tensor/ir/graph.ts';
 import { formatShape } from '../../../tensor/ir/graph.ts';
 import { ShapeError } from '../../../tensor/ir/ops.ts';
@@ -52,11 +53,21 @@ export function buildClipTextEncoder(nn: NN, config: ClipConfig, tokens: Value):
   const states = lnFinal(x);
   const context = t.contextLayer === 'last' ? states : lnFinal(penultimate);
   if (t.projection === false) return { tokens: context };
-  // Pool the EOT position: a one-hot row per prompt times the states.
-  const isEot = b.cast(b.op('Equal', [tokens, b.constantOf([t.eotToken], [], tokens.dtype, 'eot_id')]), dtype); // [B, L]
+  // Pool at text.argmax(-1), as open_clip and transformers do: the first end token (it has the
+  // largest id), also when the pad token is the end token. A one-hot row per prompt times the states.
+  const isEot = b.cast(firstMaximum(b, tokens), dtype); // [B, L]
   const eot = b.reshape(b.matmul(b.unsqueeze(isEot, [1]), states), [batch, t.width]);
   const projection = parameter(nn, 'text_projection', [t.width, config.embedDim], { init: init.normal(t.width ** -0.5), dtype });
   return { tokens: context, pooled: b.matmul(eot, projection) };
+}
+
+/** One-hot [B, L] bool of the first largest id per row: argmax(-1) without an ArgMax op. */
+function firstMaximum(b: Builder, tokens: Value): Value {
+  const length = tokens.shape[1];
+  const isMax = b.cast(b.op('Equal', [tokens, b.reduceMax(tokens, [1], true)]), tokens.dtype);
+  // (L - position) where the maximum is: the first occurrence scores highest
+  const rank = b.mul(isMax, b.constantOf(Array.from({ length }, (_, i) => length - i), [1, length], tokens.dtype, 'first_rank'));
+  return b.op('Equal', [rank, b.reduceMax(rank, [1], true)]);
 }
 
 export interface ClipImageOutput {
@@ -94,7 +105,7 @@ export function buildClipImageEncoder(nn: NN, config: ClipConfig, images: Value)
 }
 
 /** OpenCLIP ResidualAttentionBlock: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
-function residualBlock(nn: NN, name: string, x: Value, spec: BlockSpec, mask: Value | undefined): Value {
+export function residualBlock(nn: NN, name: string, x: Value, spec: BlockSpec, mask: Value | undefined): Value {
   const { b } = nn;
   const segment = b.scope ? `${b.scope}.${name}` : name;
   return b.inSegment(segment, () =>

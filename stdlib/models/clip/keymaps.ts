@@ -50,3 +50,35 @@ export function clipTextTransformersBlocks(config: ClipConfig): Block[] {
   }
   return blocks;
 }
+
+/**
+ * vplc (open_clip) `visual.*` names <- CLIPVisionModel / CLIPModel keys (transformers
+ * modeling_clip.py: vision_model.embeddings.{patch_embedding (Conv2d without bias),
+ * class_embedding, position_embedding}, vision_model.pre_layrnorm (sic), vision_model.encoder.
+ * layers.{i} as in the text tower, vision_model.post_layernorm; CLIPModel's visual_projection is an
+ * nn.Linear without bias [embed, width] where open_clip keeps `proj` [width, embed]).
+ */
+export function clipVisionTransformersBlocks(config: ClipConfig): Block[] {
+  const blocks: Block[] = [
+    { target: 'visual.conv1.weight', source: 'vision_model.embeddings.patch_embedding.weight' },
+    { target: 'visual.class_embedding', source: 'vision_model.embeddings.class_embedding' },
+    { target: 'visual.positional_embedding', source: 'vision_model.embeddings.position_embedding.weight' },
+    { target: 'visual.ln_pre.', source: 'vision_model.pre_layrnorm.' },
+    { target: 'visual.ln_post.', source: 'vision_model.post_layernorm.' },
+    { target: 'visual.proj', source: '', leaves: [{ target: '', from: { transpose: 'visual_projection.weight', perm: [1, 0] } }] },
+  ];
+  for (let i = 0; i < config.vision.layers; i++) {
+    blocks.push({ target: `visual.transformer.resblocks.${i}.`, source: `vision_model.encoder.layers.${i}.`, leaves: encoderLayerLeaves });
+  }
+  return blocks;
+}
+
+/** A whole CLIPModel (both towers and logit_scale) read into open_clip's names. */
+export function clipModelTransformersBlocks(config: ClipConfig): Block[] {
+  // CLIPModel always has text_projection: not optional as in a bare CLIPTextModel
+  const text = clipTextTransformersBlocks(config).map((block) => (block.target === 'text_projection' ? { ...block, leaves: block.leaves!.map(({ optional: _, ...leaf }) => leaf) } : block));
+  return [...clipVisionTransformersBlocks(config), ...text, { target: 'logit_scale', source: 'logit_scale' }];
+}
+
+/** Index buffers (arange) transformers saved before 4.31 (huggingface/transformers#24505): not weights. */
+export const clipPositionIdBuffers: readonly string[] = ['vision_model.embeddings.position_ids', 'text_model.embeddings.position_ids'];

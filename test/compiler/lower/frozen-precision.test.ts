@@ -114,7 +114,8 @@ describe('frozen weights in fp16 under fp16 lowering', () => {
     const trainable = new Set(half.trainable.map((t) => t.name));
     for (const [name, graph] of Object.entries(half.program.graphs)) {
       const weights = [...graph.initializers.keys()].filter((v) => frozen.has(v.name));
-      expect(weights.length, name).toBeGreaterThan(0);
+      // the watch of an analytic mix measures diversity on pixels: it has no network
+      if (name !== 'watch') expect(weights.length, name).toBeGreaterThan(0);
       expect(weights.every((v) => v.dtype === 'float16'), name).toBe(true);
       expect(graph.inputs.filter((v) => trainable.has(v.name)).every((v) => v.dtype === 'float32'), name).toBe(true);
       const reference = full.program.graphs[name]!;

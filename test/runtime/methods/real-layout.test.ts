@@ -1,8 +1,8 @@
 // A full-size pipeline on a checkpoint in VideoCrafter2's real layout: a Lightning .ckpt that
 // torch.save wrote (tools/checkpoints/synthetic.py: the real key names, reduced widths, random
 // values) with open_clip's tokenizer file beside it (our own merges). `vplc sample` writes finite videos and
-// `vplc run` with an analytic reward takes an optimizer step; a learned reward whose network
-// cannot be loaded stops with the files it needs; a checkpoint of another size is refused with
+// `vplc run` with an analytic reward takes an optimizer step; a learned reward whose files are
+// missing stops with the files it needs (before the checkpoint is read); a checkpoint of another size is refused with
 // every mismatch named. The full widths run in bench/real_layout.ts.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -76,8 +76,8 @@ describe.skipIf(!hasTorch)('VideoCrafter2 in its real checkpoint layout (reduced
     const error = await setupReward(planOf(SMALL), { build, env: { VPLC_WEIGHTS_DIR: path.join(tmp, 'nothing') } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VplError);
     expect((error as VplError).code).toBe('VPL7136');
-    expect((error as VplError).message).toMatch(/pickscore needs model\.safetensors .*PickScore_v1.*missing: .*rewards\/pickscore does not exist/s);
-    expect((error as VplError).help).toMatch(/brightness/);
+    expect((error as VplError).message).toMatch(/reward 'pickscore' needs model\.safetensors .*PickScore_v1.*its folder .*rewards\/pickscore does not exist/s);
+    expect((error as VplError).help).toMatch(/pickscore\(files = "\.\.\."\)/);
   });
 
   it('refuses the checkpoint for the full-size networks, naming every mismatch with the file', async () => {

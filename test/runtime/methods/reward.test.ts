@@ -56,7 +56,7 @@ describe('the lowered program of a run', () => {
     const baseInputs = trainStep.inputs.filter((v) => /^(unet|vae|clip)\./.test(v.name) && !v.name.includes('.lora_'));
     expect(baseInputs).toEqual([]);
     expect([...outputs].filter((o) => o.endsWith('_out') && !o.includes('.lora_') && !o.startsWith('adam.'))).toEqual([]);
-    expect(Object.keys(setup.lowered.program.graphs).sort()).toEqual(['decode_all', 'sample_step', 'text_encode', 'train_step']);
+    expect(Object.keys(setup.lowered.program.graphs).sort()).toEqual(['decode_all', 'sample_step', 'text_encode', 'train_step', 'watch']);
   });
 
   it('draws distinct decode frames and the same validation prompts for a seed', () => {

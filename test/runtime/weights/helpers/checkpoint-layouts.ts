@@ -103,7 +103,7 @@ export function lightningKey(build: ModelBuild, name: string): string {
 const scheduleBuffers = ['betas', 'alphas_cumprod', 'alphas_cumprod_prev', 'sqrt_alphas_cumprod', 'sqrt_one_minus_alphas_cumprod', 'log_one_minus_alphas_cumprod', 'sqrt_recip_alphas_cumprod', 'sqrt_recipm1_alphas_cumprod', 'posterior_variance', 'posterior_log_variance_clipped', 'posterior_mean_coef1', 'posterior_mean_coef2'];
 
 /** VideoCrafter2's state dict keys for `build`, with per-component dtypes. */
-export function lightningTensors(build: ModelBuild, dtypes: Partial<Record<'unet' | 'vae' | 'clip', Dtype>> = {}): FixtureTensor[] {
+export function lightningTensors(build: ModelBuild, dtypes: Partial<Record<string, Dtype>> = {}): FixtureTensor[] {
   const out: FixtureTensor[] = scheduleBuffers.map((key) => ({ key, shape: [1000], dtype: 'F32' }));
   out.push({ key: 'scale_arr', shape: [1400], dtype: 'F32' });
   for (const p of modelParameters(build)) out.push({ key: lightningKey(build, p.name), shape: p.shape, dtype: dtypes[p.component] ?? 'F32' });

@@ -5,15 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { Builder } from '../../../tensor/ir/builder.ts';
 import { Graph } from '../../../tensor/ir/graph.ts';
 import { ParameterStore } from '../../../stdlib/nn/parameters.ts';
-import { clipScoreBuilders } from '../../../stdlib/rewards/clip-score.ts';
+import { networkRewardBuilders } from '../../../stdlib/rewards/networks/index.ts';
 
 function rewardGraph(name: 'pickscore' | 'hps' | 'aesthetic', frames: [number, number]) {
   const graph = new Graph(name);
   const b = new Builder(graph);
   const params = new ParameterStore({ seed: 1, trainable: false, lazyFrozen: true });
   const input = b.input('frames', [2, 3, ...frames]);
-  const text = b.input('text', [1, 1024]);
-  const score = clipScoreBuilders({ b, params })[name]!(b, { frames: input, framesPerVideo: 2, text }, {});
+  const text = b.input('text', [1, name === 'aesthetic' ? 768 : 1024]);
+  const score = networkRewardBuilders({ b, params })[name]!(b, { frames: input, framesPerVideo: 2, own: { [name]: { text } } }, {});
   return { graph, score };
 }
 
